@@ -1,0 +1,150 @@
+/**
+ * Typed system errors. Every failing call throws a {@link PosixError}
+ * shaped like Node's own SystemError (`code`, `errno`, `syscall`, and
+ * `address`/`port`/`path` where known), or one of its subclasses, named
+ * after Python's PEP 3151 hierarchy, so callers branch with `instanceof` or
+ * on `err.code` and never parse messages.
+ *
+ * The classes live here in JavaScript; the addon receives {@link makeError}
+ * at start-up and builds every error through it.
+ */
+import * as os from 'node:os';
+import * as util from 'node:util';
+
+const errnoNames = os.constants.errno as Record<string, number>;
+const nameOfErrno = new Map<number, string>();
+for (const [name, value] of Object.entries(errnoNames)) {
+  // EWOULDBLOCK and EAGAIN share a number; keep the first (EAGAIN) name.
+  if (!nameOfErrno.has(value)) nameOfErrno.set(value, name);
+}
+const systemMessages = util.getSystemErrorMap();
+
+/** The symbolic name of an errno value, e.g. `errnoName(4) === 'EINTR'`. */
+export function errnoName(errno: number): string {
+  return nameOfErrno.get(errno) ?? `Unknown system error ${errno}`;
+}
+
+/** The errno value of a symbolic name, e.g. `errnoNumber('EINTR') === 4`. */
+export function errnoNumber(code: string): number | undefined {
+  return errnoNames[code];
+}
+
+/** The system's description of an errno value, as Node words it. */
+export function errnoMessage(errno: number): string {
+  return systemMessages.get(-errno)?.[1] ?? `unknown error ${errno}`;
+}
+
+/** Where an error happened, when the call was about an address or a process. */
+export interface PosixErrorInfo {
+  address?: string;
+  port?: number;
+  path?: string;
+  pid?: number;
+  /** A blocking call gave up because SO_RCVTIMEO/SO_SNDTIMEO (or a deadline) passed. */
+  timedOut?: boolean;
+}
+
+/**
+ * A failed system call. `code` is the errno name (`'EINTR'`), `errno` its
+ * positive number, `syscall` the call that failed. The message reads like
+ * Node's: `bind EADDRINUSE: address already in use 0.0.0.0:9093`.
+ *
+ * Teaches: every system call fails by setting errno; here that number
+ * becomes an object you can branch on.
+ */
+export class PosixError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly address?: string;
+  readonly port?: number;
+  readonly path?: string;
+  readonly pid?: number;
+
+  constructor(errno: number, syscall: string, info: PosixErrorInfo = {}) {
+    const code = errnoName(errno);
+    let where = '';
+    if (info.path !== undefined) where = ` ${info.path}`;
+    else if (info.address !== undefined)
+      where = info.port !== undefined ? ` ${info.address}:${info.port}` : ` ${info.address}`;
+    else if (info.pid !== undefined) where = ` pid ${info.pid}`;
+    const detail = info.timedOut ? ' (timed out)' : '';
+    super(`${syscall} ${code}: ${errnoMessage(errno)}${detail}${where}`);
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+    if (info.address !== undefined) this.address = info.address;
+    if (info.port !== undefined) this.port = info.port;
+    if (info.path !== undefined) this.path = info.path;
+    if (info.pid !== undefined) this.pid = info.pid;
+  }
+}
+
+/** EINTR: a signal arrived while the call was blocked. Teaches: signal(7), "Interruption of system calls". */
+export class InterruptedError extends PosixError {}
+/** EAGAIN/EWOULDBLOCK/EINPROGRESS/EALREADY: a non-blocking call would have had to wait. */
+export class BlockingIOError extends PosixError {}
+/** Base class of the four connection errors, as in Python. */
+export class ConnectionError extends PosixError {}
+/** ECONNREFUSED: nobody listens at that address (connect(2)). */
+export class ConnectionRefusedError extends ConnectionError {}
+/** ECONNRESET: the peer reset the connection (it closed with unread data, or sent RST). */
+export class ConnectionResetError extends ConnectionError {}
+/** ECONNABORTED: the connection was aborted before accept(2) took it. */
+export class ConnectionAbortedError extends ConnectionError {}
+/** EPIPE/ESHUTDOWN: writing to a connection the other side closed. This package never raises SIGPIPE. */
+export class BrokenPipeError extends ConnectionError {}
+/** EADDRINUSE: bind(2) to an address another socket holds (see SO_REUSEADDR). */
+export class AddressInUseError extends PosixError {}
+/** EACCES/EPERM: not allowed (a port below 1024 without privilege, kill(2) of another user's process). */
+export class PermissionError extends PosixError {}
+/** EBADF: the fd is not open (closed twice, or never opened). */
+export class BadFileDescriptorError extends PosixError {}
+/** ETIMEDOUT, or a blocking call whose SO_RCVTIMEO/SO_SNDTIMEO ran out (code EAGAIN). */
+export class TimeoutError extends PosixError {}
+/** ECHILD: waitpid(2) has no such child to wait for. */
+export class ChildProcessError extends PosixError {}
+/** ESRCH: no process with that pid (kill(2)). */
+export class ProcessLookupError extends PosixError {}
+
+const classes: Record<string, typeof PosixError> = {
+  EINTR: InterruptedError,
+  EAGAIN: BlockingIOError,
+  EINPROGRESS: BlockingIOError,
+  EALREADY: BlockingIOError,
+  ECONNREFUSED: ConnectionRefusedError,
+  ECONNRESET: ConnectionResetError,
+  ECONNABORTED: ConnectionAbortedError,
+  EPIPE: BrokenPipeError,
+  ESHUTDOWN: BrokenPipeError,
+  EADDRINUSE: AddressInUseError,
+  EACCES: PermissionError,
+  EPERM: PermissionError,
+  EBADF: BadFileDescriptorError,
+  ETIMEDOUT: TimeoutError,
+  ECHILD: ChildProcessError,
+  ESRCH: ProcessLookupError,
+};
+
+for (const cls of [PosixError, ConnectionError, ...new Set(Object.values(classes))]) {
+  Object.defineProperty(cls.prototype, 'name', { value: cls.name, enumerable: false, configurable: true });
+}
+
+/**
+ * Builds the right error class for an errno. The addon calls this for every
+ * failure; it is exported for code that wraps other system calls the same way.
+ */
+export function makeError(errno: number, syscall: string, info: PosixErrorInfo = {}): PosixError {
+  const cls = info.timedOut ? TimeoutError : (classes[errnoName(errno)] ?? PosixError);
+  return new cls(errno, syscall, info);
+}
+
+/**
+ * True when `err` is a system error with that code (`'EMFILE'`) or errno
+ * number, whatever its class.
+ */
+export function isErrno(err: unknown, code: string | number): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; errno?: unknown };
+  return typeof code === 'number' ? e.errno === code || e.errno === -code : e.code === code;
+}

@@ -1,0 +1,159 @@
+/**
+ * signal(2) and sigaction(2) with the blog's semantics: a handled signal
+ * interrupts a blocking call of this package with EINTR, and the JavaScript
+ * handler runs on the main thread (never inside the C signal handler) before
+ * that call throws {@link InterruptedError}, or from the event loop when the
+ * thread is idle.
+ */
+import * as os from 'node:os';
+import { native } from './native';
+import {
+  handlers,
+  runSignalHandlers,
+  settings,
+  signalName,
+  sys,
+  type InterruptPolicy,
+  type SignalHandler,
+} from './runtime';
+import { checkBool, checkOptions, describe } from './validate';
+
+export type { SignalHandler, InterruptPolicy };
+export { runSignalHandlers as runPendingSignalHandlers };
+
+/** Signal names this system knows (`'SIGINT'`, `'SIGCHLD'`, ...). */
+export type SignalName = keyof typeof os.constants.signals;
+
+/** Signal numbers by name, from the system headers. */
+export const signals: Readonly<Record<SignalName, number>> = os.constants.signals;
+export const SIGHUP = signals.SIGHUP;
+export const SIGINT = signals.SIGINT;
+export const SIGQUIT = signals.SIGQUIT;
+export const SIGKILL = signals.SIGKILL;
+export const SIGUSR1 = signals.SIGUSR1;
+export const SIGUSR2 = signals.SIGUSR2;
+export const SIGPIPE = signals.SIGPIPE;
+export const SIGALRM = signals.SIGALRM;
+export const SIGTERM = signals.SIGTERM;
+export const SIGCHLD = signals.SIGCHLD;
+export const SIGCONT = signals.SIGCONT;
+export const SIGSTOP = signals.SIGSTOP;
+
+/** A signal by name or number, checked; returns its number. */
+export function signalNumber(sig: unknown, name = 'signal', allowZero = false): number {
+  if (typeof sig === 'string') {
+    const n = (signals as Record<string, number>)[sig];
+    if (n === undefined)
+      throw new RangeError(`The "${name}" argument must be a signal name such as 'SIGTERM', received '${sig}'`);
+    return n;
+  }
+  if (typeof sig === 'number') {
+    if (Number.isInteger(sig) && ((allowZero && sig === 0) || (sig >= 1 && sig <= 64))) return sig;
+    throw new RangeError(
+      `The "${name}" argument must be a signal number from ${allowZero ? 0 : 1} to 64, received ${sig}`,
+    );
+  }
+  throw new TypeError(`The "${name}" argument must be a signal name or number, received ${describe(sig)}`);
+}
+
+const uncatchable = new Set([signals.SIGKILL, signals.SIGSTOP]);
+// A handler that only records the signal and returns would re-run the
+// faulting instruction forever.
+const faults = new Set([signals.SIGSEGV, signals.SIGBUS, signals.SIGFPE, signals.SIGILL]);
+
+/** Options of {@link sigaction}. */
+export interface SigactionOptions {
+  /**
+   * SA_RESTART: an interrupted blocking call of this package starts again
+   * after the handler instead of throwing InterruptedError. Default false,
+   * so calls fail with EINTR as in the blog.
+   */
+  restart?: boolean;
+  /** SA_NOCLDSTOP (SIGCHLD only): no SIGCHLD when a child stops or continues. */
+  nocldstop?: boolean;
+  /** SA_NOCLDWAIT (SIGCHLD only): exited children are not left as zombies. */
+  nocldwait?: boolean;
+  /** Like SA_RESETHAND: the previous disposition comes back after the first delivery. */
+  oneShot?: boolean;
+}
+
+/** What a signal does: a handler, `'ignore'` (SIG_IGN), or `'default'`: whatever was there before this package (Node's own handler, or SIG_DFL). */
+export type Disposition = SignalHandler | 'default' | 'ignore';
+
+const current = new Map<number, Disposition>();
+
+/**
+ * sigaction(2): installs a JavaScript handler (or `'ignore'`, or back to
+ * `'default'`) for a signal, by name or number. Returns the previous
+ * disposition. The C handler installed for it records the signal
+ * async-signal-safely, wakes the main thread, and chains to the handler it
+ * replaced, so `process.on('SIGINT')` listeners still fire.
+ * @throws RangeError for SIGKILL/SIGSTOP and fault signals; PosixError
+ * Teaches: sigaction(2) and signal-safety(7).
+ */
+export function sigaction(sig: SignalName | number, handler: Disposition, options?: SigactionOptions): Disposition {
+  const signo = signalNumber(sig);
+  const o = checkOptions(options);
+  for (const k of ['restart', 'nocldstop', 'nocldwait', 'oneShot'] as const)
+    if (o[k] !== undefined) checkBool(o[k], `options.${k}`);
+  if (uncatchable.has(signo)) throw new RangeError(`${signalName(signo)} cannot be caught or ignored`);
+  if (typeof handler !== 'function' && handler !== 'default' && handler !== 'ignore') {
+    throw new TypeError(
+      `The "handler" argument must be a function, 'default' or 'ignore', received ${describe(handler)}`,
+    );
+  }
+  if (typeof handler === 'function' && faults.has(signo))
+    throw new RangeError(`${signalName(signo)} cannot be handled from JavaScript`);
+  const previous = current.get(signo) ?? 'default';
+  const flags = (o.restart ? 1 : 0) | (o.nocldstop ? 2 : 0) | (o.nocldwait ? 4 : 0);
+  const disposition = handler === 'default' ? 0 : handler === 'ignore' ? 1 : 2;
+  sys(
+    'sigaction',
+    () => `${signalName(signo)}, ${typeof handler === 'function' ? handler.name || 'handler' : handler}`,
+    () => native.sigaction(signo, disposition, flags),
+  );
+  if (typeof handler === 'function') {
+    const run: SignalHandler = o.oneShot
+      ? (name, n) => {
+          sigaction(signo, previous);
+          handler(name, n);
+        }
+      : handler;
+    handlers.set(signo, { handler: run, restart: o.restart === true });
+    current.set(signo, handler);
+  } else {
+    handlers.delete(signo);
+    if (handler === 'default') current.delete(signo);
+    else current.set(signo, handler);
+  }
+  return previous;
+}
+
+/**
+ * signal(2), the blog's way: `signal('SIGCHLD', handleChildren)`. The same as
+ * {@link sigaction} without options: no SA_RESTART, so a blocking call that
+ * the signal interrupts throws InterruptedError after the handler ran.
+ */
+export function signal(sig: SignalName | number, handler: Disposition): Disposition {
+  return sigaction(sig, handler);
+}
+
+/**
+ * What every interrupted blocking call does after the handlers ran:
+ * `'throw'` InterruptedError (the default, the blog's model) or `'retry'`
+ * with what is left of its timeout (Python's PEP 475). Each call can
+ * override it with its `onInterrupt` option. Returns the previous policy.
+ */
+export function setInterruptPolicy(policy: InterruptPolicy): InterruptPolicy {
+  if (policy !== 'throw' && policy !== 'retry')
+    throw new RangeError(`The "policy" argument must be 'throw' or 'retry', received ${describe(policy)}`);
+  const previous = settings.policy;
+  settings.policy = policy;
+  return previous;
+}
+
+/** Forgets every handler: in a forked child, whose dispositions the addon already put back. */
+export function forgetSignalHandlers(): void {
+  handlers.clear();
+  current.clear();
+}

@@ -1,0 +1,626 @@
+/**
+ * The raw socket layer: one function per system call, on integer fds, named
+ * after the call. Each validates its arguments, calls the addon and throws a
+ * {@link PosixError} subclass when the kernel says no.
+ */
+import { C, native, type NativeAddress, type NativeAddressOut } from './native';
+import { InterruptedError, makeError } from './errors';
+import { blocking, formatAddress, sys, type BlockingOptions } from './runtime';
+import {
+  checkBool,
+  checkBytes,
+  checkFd,
+  checkInt,
+  checkIp,
+  checkObject,
+  checkOptions,
+  checkPort,
+  describe,
+} from './validate';
+
+// ---- constants ---------------------------------------------------------------
+
+/** Address family numbers (`<sys/socket.h>`). */
+export const AF_INET = C.AF_INET;
+export const AF_INET6 = C.AF_INET6;
+export const AF_UNIX = C.AF_UNIX;
+/** Socket type numbers. */
+export const SOCK_STREAM = C.SOCK_STREAM;
+export const SOCK_DGRAM = C.SOCK_DGRAM;
+/** shutdown(2) directions. */
+export const SHUT_RD = C.SHUT_RD;
+export const SHUT_WR = C.SHUT_WR;
+export const SHUT_RDWR = C.SHUT_RDWR;
+/** send(2)/recv(2) flags. */
+export const MSG_PEEK = C.MSG_PEEK;
+export const MSG_DONTWAIT = C.MSG_DONTWAIT;
+export const MSG_WAITALL = C.MSG_WAITALL;
+export const MSG_MORE = C.MSG_MORE;
+/** The kernel's cap on a listen(2) backlog. */
+export const SOMAXCONN = C.SOMAXCONN;
+
+export type Domain = 'AF_INET' | 'AF_INET6' | 'AF_UNIX';
+export type SocketType = 'SOCK_STREAM' | 'SOCK_DGRAM';
+
+const domains: Record<string, number> = { AF_INET, AF_INET6, AF_UNIX };
+const types: Record<string, number> = { SOCK_STREAM, SOCK_DGRAM };
+
+function byName(value: unknown, table: Record<string, number>, name: string): number {
+  if (typeof value === 'string') {
+    const n = table[value];
+    if (n === undefined)
+      throw new RangeError(
+        `The "${name}" argument must be one of ${Object.keys(table).join(', ')}, received '${value}'`,
+      );
+    return n;
+  }
+  if (typeof value === 'number') {
+    if (!Object.values(table).includes(value))
+      throw new RangeError(`The "${name}" argument is not a supported value: ${value}`);
+    return value;
+  }
+  throw new TypeError(`The "${name}" argument must be a string or number, received ${describe(value)}`);
+}
+
+// ---- addresses -----------------------------------------------------------------
+
+/** An IPv4 address and port: `{ family: 'AF_INET', address: '127.0.0.1', port: 9093 }`. */
+export interface Inet4Address {
+  family: 'AF_INET';
+  address: string;
+  port: number;
+}
+/** An IPv6 address and port, with the optional flow label and scope (interface) id. */
+export interface Inet6Address {
+  family: 'AF_INET6';
+  address: string;
+  port: number;
+  flowinfo?: number;
+  scopeId?: number;
+}
+/** A UNIX-domain socket path; a path starting with `'\0'` is in the abstract namespace. */
+export interface UnixAddress {
+  family: 'AF_UNIX';
+  path: string;
+}
+/** Any socket address this package takes or returns. */
+export type SocketAddress = Inet4Address | Inet6Address | UnixAddress;
+
+function toNative(address: unknown): NativeAddress {
+  const a = checkObject(address, 'address');
+  if (a.family === 'AF_INET' || a.family === AF_INET) {
+    return { family: AF_INET, address: checkIp(a.address, 4), port: checkPort(a.port, 'address.port') };
+  }
+  if (a.family === 'AF_INET6' || a.family === AF_INET6) {
+    return {
+      family: AF_INET6,
+      address: checkIp(a.address, 6),
+      port: checkPort(a.port, 'address.port'),
+      flowinfo: a.flowinfo === undefined ? 0 : checkInt(a.flowinfo, 'address.flowinfo', 0, 0xfffff),
+      scopeId: a.scopeId === undefined ? 0 : checkInt(a.scopeId, 'address.scopeId', 0, 0xffffffff),
+    };
+  }
+  if (a.family === 'AF_UNIX' || a.family === AF_UNIX) {
+    if (typeof a.path !== 'string')
+      throw new TypeError(`The "address.path" argument must be of type string, received ${describe(a.path)}`);
+    const bytes = Buffer.byteLength(a.path);
+    const room = a.path.startsWith('\0') ? 108 : 107;
+    if (bytes === 0 || bytes > room)
+      throw new RangeError(`The "address.path" argument must be 1 to ${room} bytes long, received ${bytes}`);
+    return { family: AF_UNIX, path: a.path };
+  }
+  throw new RangeError(
+    `The "address.family" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(a.family)}`,
+  );
+}
+
+function fromNative(a: NativeAddressOut): SocketAddress {
+  if (a.family === 'AF_UNSPEC') return { family: 'AF_UNIX', path: '' };
+  return a;
+}
+
+// ---- socket(2) and friends ---------------------------------------------------
+
+/** Flags for calls that create fds. */
+export interface FdFlags {
+  /** O_NONBLOCK: calls fail with BlockingIOError instead of waiting. */
+  nonblock?: boolean;
+  /** O_CLOEXEC / FD_CLOEXEC: the fd is closed across execve(2). */
+  cloexec?: boolean;
+}
+
+function fdFlags(options: unknown): number {
+  const o = checkOptions(options);
+  let flags = 0;
+  if (o.nonblock !== undefined && checkBool(o.nonblock, 'options.nonblock')) flags |= C.SOCK_NONBLOCK;
+  if (o.cloexec !== undefined && checkBool(o.cloexec, 'options.cloexec')) flags |= C.SOCK_CLOEXEC;
+  return flags;
+}
+
+/**
+ * socket(2): creates an endpoint and returns its fd.
+ * `socket('AF_INET', 'SOCK_STREAM')`; the numeric constants work too.
+ * @throws PosixError (EMFILE, EAFNOSUPPORT, ...)
+ * Teaches: a socket is just a file descriptor until you bind or connect it.
+ */
+export function socket(domain: Domain | number, type: SocketType | number, options?: FdFlags): number {
+  const d = byName(domain, domains, 'domain');
+  const t = byName(type, types, 'type');
+  const flags = fdFlags(options);
+  return sys(
+    'socket',
+    () => `${domain}, ${type}`,
+    () => native.socket(d, t, flags),
+  );
+}
+
+/**
+ * bind(2): gives the socket a local address.
+ * @throws AddressInUseError (EADDRINUSE), PermissionError (EACCES), PosixError
+ * Teaches: the port stays taken until every fd for the socket is closed.
+ */
+export function bind(fd: number, address: SocketAddress): void {
+  checkFd(fd);
+  const a = toNative(address);
+  sys(
+    'bind',
+    () => `${fd}, ${formatAddress(address)}`,
+    () => native.bind(fd, a),
+  );
+}
+
+/**
+ * listen(2): marks a bound stream socket as accepting connections; the
+ * kernel queues up to `backlog` finished handshakes (capped at SOMAXCONN).
+ * @throws PosixError (EADDRINUSE, EOPNOTSUPP, EBADF)
+ */
+export function listen(fd: number, backlog: number = SOMAXCONN): void {
+  checkFd(fd);
+  checkInt(backlog, 'backlog', 0, 2 ** 31 - 1);
+  sys(
+    'listen',
+    () => `${fd}, ${backlog}`,
+    () => native.listen(fd, backlog),
+  );
+}
+
+/** Options of {@link accept}. */
+export interface AcceptOptions extends FdFlags, BlockingOptions {}
+
+/**
+ * accept(2): takes the next connection from a listening socket's queue,
+ * blocking until there is one (unless the fd is non-blocking).
+ * Returns the new fd and the peer's address.
+ * @throws InterruptedError (EINTR) when a handled signal arrives while it
+ *   blocks; BlockingIOError (EAGAIN) on a non-blocking fd with nothing
+ *   queued; TimeoutError when SO_RCVTIMEO or `timeoutMs` passes;
+ *   ConnectionAbortedError; PosixError (EMFILE, EBADF, EINVAL).
+ * Teaches: the listening fd never carries data; every client gets a fd of its own.
+ */
+export function accept(fd: number, options?: AcceptOptions): { fd: number; address: SocketAddress } {
+  checkFd(fd);
+  const o = checkWaitOptions(options);
+  const flags = fdFlags({ nonblock: o.nonblock, cloexec: o.cloexec });
+  return sys(
+    'accept',
+    () => `${fd}`,
+    () => {
+      const r = blocking(
+        o,
+        () => socketTimeout(fd, 'SO_RCVTIMEO'),
+        (t) => native.accept(fd, flags, t),
+      );
+      return { fd: r.fd, address: fromNative(r.address) };
+    },
+    (r) => `${r.fd} (${formatAddress(r.address)})`,
+  );
+}
+
+/**
+ * connect(2): connects a socket to an address. A blocking connect that a
+ * signal interrupts goes on in the kernel; under the 'retry' policy it is
+ * waited for, as Python does.
+ * @throws ConnectionRefusedError, TimeoutError (ETIMEDOUT), BlockingIOError
+ *   (EINPROGRESS on a non-blocking fd), InterruptedError, PosixError
+ */
+export function connect(fd: number, address: SocketAddress, options?: BlockingOptions): void {
+  checkFd(fd);
+  const a = toNative(address);
+  const o = checkWaitOptions(options);
+  let resume = false;
+  sys(
+    'connect',
+    () => `${fd}, ${formatAddress(address)}`,
+    () =>
+      blocking(
+        o,
+        () => socketTimeout(fd, 'SO_SNDTIMEO'),
+        (t) => {
+          try {
+            native.connect(fd, a, resume, t);
+          } catch (err) {
+            // The handshake goes on in the kernel; a retry waits for it.
+            if (err instanceof InterruptedError) resume = true;
+            throw err;
+          }
+        },
+      ),
+  );
+}
+
+/** Options of {@link send} and {@link sendAll}. */
+export interface SendOptions extends BlockingOptions {
+  /** MSG_* flags (MSG_NOSIGNAL is always added). */
+  flags?: number;
+}
+
+/**
+ * send(2): queues bytes on a connected socket and returns how many the
+ * kernel took, which may be fewer than given. A closed peer gives
+ * BrokenPipeError (EPIPE), never SIGPIPE.
+ * @throws BrokenPipeError, ConnectionResetError, BlockingIOError,
+ *   InterruptedError, TimeoutError (SO_SNDTIMEO), PosixError
+ */
+export function send(fd: number, data: Uint8Array | string, options?: SendOptions): number {
+  checkFd(fd);
+  const bytes = checkBytes(data);
+  const o = checkWaitOptions(options);
+  const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
+  return sys(
+    'send',
+    () => `${fd}, ${bytes.byteLength} bytes`,
+    () =>
+      blocking(
+        o,
+        () => socketTimeout(fd, 'SO_SNDTIMEO'),
+        (t) => native.send(fd, bytes, flags, t),
+      ),
+  );
+}
+
+/**
+ * Sends every byte, calling send(2) until the kernel took them all.
+ * Interrupted sends are resumed after the signal handlers ran (as Python's
+ * sendall does), so a partial send is never lost. Returns the byte count.
+ * @throws as {@link send}, except InterruptedError
+ */
+export function sendAll(fd: number, data: Uint8Array | string, options?: SendOptions): number {
+  checkFd(fd);
+  let bytes = checkBytes(data);
+  const o = { ...checkWaitOptions(options), onInterrupt: 'retry' as const };
+  let total = 0;
+  do {
+    const n = send(fd, bytes, o);
+    total += n;
+    bytes = bytes.subarray(n);
+  } while (bytes.byteLength > 0);
+  return total;
+}
+
+/** Options of {@link recv}. */
+export interface RecvOptions extends BlockingOptions {
+  /** MSG_* flags, e.g. MSG_PEEK or MSG_DONTWAIT. */
+  flags?: number;
+}
+
+/**
+ * recv(2): reads up to `maxBytes` from a socket. Returns an empty Buffer at
+ * end of stream (the peer closed or shut down its side).
+ * @throws InterruptedError, BlockingIOError (non-blocking fd, no data),
+ *   TimeoutError (SO_RCVTIMEO or `timeoutMs`), ConnectionResetError, PosixError
+ */
+export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffer {
+  checkFd(fd);
+  checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
+  const o = checkWaitOptions(options);
+  const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
+  return sys(
+    'recv',
+    () => `${fd}, ${maxBytes}`,
+    () =>
+      blocking(
+        o,
+        () => socketTimeout(fd, 'SO_RCVTIMEO'),
+        (t) => native.recv(fd, maxBytes, flags, t),
+      ),
+    (b) => `${b.byteLength}`,
+  );
+}
+
+/**
+ * shutdown(2): ends one or both directions of a connection without closing
+ * the fd; the peer's recv then sees end of stream.
+ */
+export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | number = 'SHUT_RDWR'): void {
+  checkFd(fd);
+  const h = byName(how, { SHUT_RD, SHUT_WR, SHUT_RDWR }, 'how');
+  sys(
+    'shutdown',
+    () => `${fd}, ${how}`,
+    () => native.shutdown(fd, h),
+  );
+}
+
+/**
+ * close(2): releases the fd. After fork, parent and child each hold a copy;
+ * the connection ends only when both closed theirs.
+ * @throws BadFileDescriptorError (EBADF) for a fd that is not open
+ */
+export function close(fd: number): void {
+  checkFd(fd);
+  sys(
+    'close',
+    () => `${fd}`,
+    () => native.close(fd),
+  );
+}
+
+/** getsockname(2): the local address a socket is bound to (the port the kernel chose for port 0). */
+export function getsockname(fd: number): SocketAddress {
+  checkFd(fd);
+  return sys(
+    'getsockname',
+    () => `${fd}`,
+    () => fromNative(native.getsockname(fd)),
+    formatAddress,
+  );
+}
+
+/** getpeername(2): the address of the connected peer. @throws PosixError (ENOTCONN) */
+export function getpeername(fd: number): SocketAddress {
+  checkFd(fd);
+  return sys(
+    'getpeername',
+    () => `${fd}`,
+    () => fromNative(native.getpeername(fd)),
+    formatAddress,
+  );
+}
+
+/** socketpair(2): two connected sockets, a bidirectional pipe. */
+export function socketpair(
+  domain: Domain | number = 'AF_UNIX',
+  type: SocketType | number = 'SOCK_STREAM',
+  options?: FdFlags,
+): [number, number] {
+  const d = byName(domain, domains, 'domain');
+  const t = byName(type, types, 'type');
+  const flags = fdFlags(options);
+  return sys(
+    'socketpair',
+    () => `${domain}, ${type}`,
+    () => native.socketpair(d, t, flags),
+    (p) => `[${p[0]}, ${p[1]}]`,
+  );
+}
+
+/** pipe2(2): `[readFd, writeFd]`. */
+export function pipe(options?: FdFlags): [number, number] {
+  const flags = fdFlags(options);
+  return sys(
+    'pipe',
+    () => '',
+    () => native.pipe(flags),
+    (p) => `[${p[0]}, ${p[1]}]`,
+  );
+}
+
+/** dup(2): a second fd for the same open file (shared offset and flags). */
+export function dup(fd: number): number {
+  checkFd(fd);
+  return sys(
+    'dup',
+    () => `${fd}`,
+    () => native.dup(fd),
+  );
+}
+
+/** dup2(2): makes `newFd` refer to what `fd` refers to, closing it first if open. */
+export function dup2(fd: number, newFd: number): number {
+  checkFd(fd);
+  checkFd(newFd, 'newFd');
+  return sys(
+    'dup2',
+    () => `${fd}, ${newFd}`,
+    () => native.dup2(fd, newFd),
+  );
+}
+
+/** fcntl(2) O_NONBLOCK: calls on the fd fail with EAGAIN instead of waiting. */
+export function setNonBlocking(fd: number, on: boolean): void {
+  checkFd(fd);
+  checkBool(on, 'on');
+  sys(
+    'fcntl',
+    () => `${fd}, F_SETFL, O_NONBLOCK=${on}`,
+    () => void native.fdFlag(fd, 0, on),
+  );
+}
+
+/** Whether O_NONBLOCK is set on the fd. */
+export function isNonBlocking(fd: number): boolean {
+  checkFd(fd);
+  return native.fdFlag(fd, 0) as boolean;
+}
+
+/** fcntl(2) FD_CLOEXEC: the fd is closed when the process calls execve(2). */
+export function setCloseOnExec(fd: number, on: boolean): void {
+  checkFd(fd);
+  checkBool(on, 'on');
+  sys(
+    'fcntl',
+    () => `${fd}, F_SETFD, FD_CLOEXEC=${on}`,
+    () => void native.fdFlag(fd, 1, on),
+  );
+}
+
+/** Whether FD_CLOEXEC is set on the fd. */
+export function isCloseOnExec(fd: number): boolean {
+  checkFd(fd);
+  return native.fdFlag(fd, 1) as boolean;
+}
+
+// ---- socket options ------------------------------------------------------------
+
+/** SO_LINGER's value: on close, wait up to `linger` seconds for unsent data. */
+export interface Linger {
+  onoff: boolean;
+  linger: number;
+}
+
+/** The value type of each socket option. */
+export interface SocketOptionValues {
+  SO_REUSEADDR: boolean;
+  SO_REUSEPORT: boolean;
+  SO_KEEPALIVE: boolean;
+  SO_BROADCAST: boolean;
+  TCP_NODELAY: boolean;
+  IPV6_V6ONLY: boolean;
+  /** Seconds (fractions allowed); 0 waits forever. */
+  SO_RCVTIMEO: number;
+  SO_SNDTIMEO: number;
+  /** Bytes. Linux doubles what you set and reports the doubled value. */
+  SO_RCVBUF: number;
+  SO_SNDBUF: number;
+  SO_LINGER: Linger;
+  /** Read-only: the pending socket error (cleared by reading it). */
+  SO_ERROR: number;
+  /** Read-only: SOCK_STREAM or SOCK_DGRAM. */
+  SO_TYPE: number;
+}
+export type SocketOption = keyof SocketOptionValues;
+
+const KIND_INT = 0;
+const KIND_TIMEVAL = 1;
+const KIND_LINGER = 2;
+const options: Record<
+  SocketOption,
+  { level: number; name: number; kind: number; value: 'bool' | 'int' | 'seconds' | 'linger'; readOnly?: boolean }
+> = {
+  SO_REUSEADDR: { level: C.SOL_SOCKET, name: C.SO_REUSEADDR, kind: KIND_INT, value: 'bool' },
+  SO_REUSEPORT: { level: C.SOL_SOCKET, name: C.SO_REUSEPORT, kind: KIND_INT, value: 'bool' },
+  SO_KEEPALIVE: { level: C.SOL_SOCKET, name: C.SO_KEEPALIVE, kind: KIND_INT, value: 'bool' },
+  SO_BROADCAST: { level: C.SOL_SOCKET, name: C.SO_BROADCAST, kind: KIND_INT, value: 'bool' },
+  TCP_NODELAY: { level: C.IPPROTO_TCP, name: C.TCP_NODELAY, kind: KIND_INT, value: 'bool' },
+  IPV6_V6ONLY: { level: C.IPPROTO_IPV6, name: C.IPV6_V6ONLY, kind: KIND_INT, value: 'bool' },
+  SO_RCVTIMEO: { level: C.SOL_SOCKET, name: C.SO_RCVTIMEO, kind: KIND_TIMEVAL, value: 'seconds' },
+  SO_SNDTIMEO: { level: C.SOL_SOCKET, name: C.SO_SNDTIMEO, kind: KIND_TIMEVAL, value: 'seconds' },
+  SO_RCVBUF: { level: C.SOL_SOCKET, name: C.SO_RCVBUF, kind: KIND_INT, value: 'int' },
+  SO_SNDBUF: { level: C.SOL_SOCKET, name: C.SO_SNDBUF, kind: KIND_INT, value: 'int' },
+  SO_LINGER: { level: C.SOL_SOCKET, name: C.SO_LINGER, kind: KIND_LINGER, value: 'linger' },
+  SO_ERROR: { level: C.SOL_SOCKET, name: C.SO_ERROR, kind: KIND_INT, value: 'int', readOnly: true },
+  SO_TYPE: { level: C.SOL_SOCKET, name: C.SO_TYPE, kind: KIND_INT, value: 'int', readOnly: true },
+};
+
+function optionSpec(option: unknown) {
+  if (typeof option !== 'string')
+    throw new TypeError(`The "option" argument must be of type string, received ${describe(option)}`);
+  const spec = options[option as SocketOption];
+  if (!spec)
+    throw new RangeError(
+      `The "option" argument must be one of ${Object.keys(options).join(', ')}, received '${option}'`,
+    );
+  return spec;
+}
+
+/**
+ * setsockopt(2) with the option by name and a value of its own type:
+ * `setsockopt(fd, 'SO_REUSEADDR', true)`, `setsockopt(fd, 'SO_RCVTIMEO', 1.5)`,
+ * `setsockopt(fd, 'SO_LINGER', { onoff: true, linger: 0 })`.
+ * Teaches: SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
+ */
+export function setsockopt<K extends SocketOption>(fd: number, option: K, value: SocketOptionValues[K]): void {
+  checkFd(fd);
+  const spec = optionSpec(option);
+  if (spec.readOnly) throw new RangeError(`The "option" argument ${option} is read-only`);
+  let v: number | boolean;
+  let linger = 0;
+  if (spec.value === 'bool') v = checkBool(value, 'value') ? 1 : 0;
+  else if (spec.value === 'int') v = checkInt(value, 'value', 0, 2 ** 31 - 1);
+  else if (spec.value === 'seconds') {
+    if (typeof value !== 'number')
+      throw new TypeError(`The "value" argument must be of type number (seconds), received ${describe(value)}`);
+    if (!Number.isFinite(value) || value < 0 || value > 1e8)
+      throw new RangeError(`The "value" argument must be seconds from 0 to 1e8, received ${value}`);
+    v = value;
+  } else {
+    const l = checkObject(value, 'value');
+    v = checkBool(l.onoff, 'value.onoff');
+    linger = checkInt(l.linger, 'value.linger', 0, 2 ** 31 - 1);
+  }
+  sys(
+    'setsockopt',
+    () => `${fd}, ${option}, ${JSON.stringify(value)}`,
+    () => native.setsockopt(fd, spec.level, spec.name, spec.kind, v, linger),
+  );
+}
+
+/** getsockopt(2) with the option by name; the value comes back typed as {@link setsockopt} takes it. */
+export function getsockopt<K extends SocketOption>(fd: number, option: K): SocketOptionValues[K] {
+  checkFd(fd);
+  const spec = optionSpec(option);
+  const raw = native.getsockopt(fd, spec.level, spec.name, spec.kind);
+  const value = spec.value === 'bool' ? raw !== 0 : raw;
+  return value as SocketOptionValues[K];
+}
+
+function socketTimeout(fd: number, option: 'SO_RCVTIMEO' | 'SO_SNDTIMEO'): number {
+  try {
+    return (native.getsockopt(fd, C.SOL_SOCKET, C[option], KIND_TIMEVAL) as number) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+function checkWaitOptions<T extends BlockingOptions>(options: T | undefined): T {
+  const o = checkOptions(options) as T;
+  if (o.timeoutMs !== undefined) checkInt(o.timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
+  if (o.onInterrupt !== undefined && o.onInterrupt !== 'throw' && o.onInterrupt !== 'retry') {
+    throw new RangeError(
+      `The "options.onInterrupt" argument must be 'throw' or 'retry', received ${describe(o.onInterrupt)}`,
+    );
+  }
+  return o;
+}
+
+export { checkWaitOptions };
+
+// ---- small process facts the blog's server prints ------------------------------
+
+/** getpid(2): this process's id (a forked child sees its own). */
+export function getpid(): number {
+  return native.getpid();
+}
+
+/** getppid(2): the parent's pid; 1 (or a subreaper) once the parent has exited. */
+export function getppid(): number {
+  return native.getppid();
+}
+
+const EINTR = 4;
+
+/**
+ * Sleeps, blocking the thread, like sleep(3) in the blog's child. A handled
+ * signal interrupts it: the handlers run, then InterruptedError is thrown,
+ * or under the 'retry' policy it sleeps what is left.
+ */
+export function sleep(seconds: number, options?: BlockingOptions): void {
+  if (typeof seconds !== 'number')
+    throw new TypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 1e9)
+    throw new RangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
+  const o = checkWaitOptions(options);
+  const total = seconds * 1000;
+  sys(
+    'nanosleep',
+    () => `${seconds}s`,
+    () =>
+      blocking(
+        { onInterrupt: o.onInterrupt },
+        () => total,
+        (t) => {
+          if (native.sleep(t >= 0 ? t : total) > 0) throw makeError(EINTR, 'nanosleep');
+        },
+      ),
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * Argument checks shared by every public function. They throw TypeError for
+ * a wrong type and RangeError for a value out of range, naming the argument,
+ * before anything reaches the addon.
+ */
+import * as net from 'node:net';
+
+export function checkInt(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`The "${name}" argument must be of type number, received ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`The "${name}" argument must be an integer from ${min} to ${max}, received ${value}`);
+  }
+  return value;
+}
+
+export const MAX_FD = 2 ** 31 - 1;
+
+export function checkFd(fd: unknown, name = 'fd'): number {
+  return checkInt(fd, name, 0, MAX_FD);
+}
+
+export function checkPort(port: unknown, name = 'port'): number {
+  return checkInt(port, name, 0, 65535);
+}
+
+export function checkBool(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`The "${name}" argument must be of type boolean, received ${describe(value)}`);
+  }
+  return value;
+}
+
+export function checkObject(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`The "${name}" argument must be an object, received ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function checkOptions(value: unknown, name = 'options'): Record<string, unknown> {
+  return value === undefined ? {} : checkObject(value, name);
+}
+
+/** Bytes to send: a Uint8Array (Buffer included) that is not detached, or a string (UTF-8). */
+export function checkBytes(data: unknown, name = 'data'): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`The "${name}" argument must be a Buffer, Uint8Array or string, received ${describe(data)}`);
+  }
+  if (data.byteLength === 0 && isDetached(data.buffer)) {
+    throw new TypeError(`The "${name}" argument is backed by a detached ArrayBuffer`);
+  }
+  return data;
+}
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+export function checkIp(address: unknown, family: 4 | 6, name = 'address.address'): string {
+  if (typeof address !== 'string') {
+    throw new TypeError(`The "${name}" argument must be of type string, received ${describe(address)}`);
+  }
+  if (!(family === 4 ? net.isIPv4(address) : net.isIPv6(address))) {
+    throw new TypeError(`The "${name}" argument must be an IPv${family} address, received '${address}'`);
+  }
+  return address;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : `type number (${value})`;
+  if (typeof value === 'string') return `type string ('${value.length > 20 ? value.slice(0, 20) + '...' : value}')`;
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  return `type ${typeof value}`;
+}

@@ -1,0 +1,126 @@
+// The plain C++ layer: thin wrappers over POSIX calls that return -errno on
+// failure and know nothing of JavaScript. binding.cc is the only file that
+// turns these into N-API functions.
+#pragma once
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <string>
+
+namespace wtf {
+
+// ---- addresses -------------------------------------------------------------
+
+// A socket address as the binding passes it in and out.
+struct Addr {
+  int family = 0;       // AF_INET, AF_INET6, AF_UNIX
+  std::string address;  // dotted or colon form (INET/INET6)
+  int port = 0;
+  uint32_t flowinfo = 0;
+  uint32_t scope_id = 0;
+  std::string path;  // AF_UNIX; a leading '\0' means the abstract namespace
+};
+
+// Encodes `a` into `ss`; returns the length or -EINVAL / -ENAMETOOLONG /
+// -EAFNOSUPPORT.
+int addr_encode(const Addr& a, sockaddr_storage* ss, socklen_t* len);
+void addr_decode(const sockaddr_storage* ss, socklen_t len, Addr* out);
+
+// ---- blocking calls --------------------------------------------------------
+
+// Every call that may wait takes a timeout in milliseconds: -1 means "as the
+// socket says" (SO_RCVTIMEO / SO_SNDTIMEO, or forever), anything else
+// overrides it (the retry policy passes what is left of a deadline).
+// `timed_out` is set when -EAGAIN means a timeout on a blocking fd.
+struct Wait {
+  int timeout_ms = -1;
+  bool timed_out = false;
+};
+
+int sys_socket(int domain, int type, int flags);
+int sys_bind(int fd, const Addr& a);
+int sys_listen(int fd, int backlog);
+int sys_accept(int fd, int flags, Wait* w, Addr* peer);
+int sys_connect(int fd, const Addr& a, bool resume, Wait* w);
+ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w);
+ssize_t sys_recv(int fd, void* buf, size_t len, int flags, Wait* w);
+int sys_shutdown(int fd, int how);
+int sys_close(int fd);
+int sys_getsockname(int fd, Addr* out);
+int sys_getpeername(int fd, Addr* out);
+int sys_socketpair(int domain, int type, int flags, int sv[2]);
+int sys_pipe(int flags, int fds[2]);
+int sys_dup(int fd);
+int sys_dup2(int fd, int fd2);
+int sys_set_fd_flag(int fd, bool fl_not_fd, int bit, bool on);
+int sys_get_fd_flag(int fd, bool fl_not_fd, int bit);  // 0/1 or -errno
+int sys_setsockopt_int(int fd, int level, int opt, int value);
+int sys_getsockopt_int(int fd, int level, int opt, int* value);
+int sys_setsockopt_timeval(int fd, int opt, double seconds);
+int sys_getsockopt_timeval(int fd, int opt, double* seconds);
+int sys_setsockopt_linger(int fd, bool onoff, int seconds);
+int sys_getsockopt_linger(int fd, bool* onoff, int* seconds);
+// Sleeps `ms`; returns 0, or -EINTR with *left_ms set when a handled signal
+// arrived first.
+int sys_sleep(double ms, double* left_ms);
+int sys_fd_is_open(int fd);
+
+// ---- processes -------------------------------------------------------------
+
+int sys_waitpid(int pid, int options, int* status);
+int sys_kill(int pid, int sig);
+[[noreturn]] void sys_exit_now(int code);
+
+// The whole fork sequence (see fork.cc). Returns the child's pid in the
+// parent, 0 in the child, or -errno. `child_setup` runs in the child with
+// every signal still blocked, before anything else may run.
+int fork_process(void (*child_setup)(void*), void* arg);
+// Re-marks V8's MADV_DONTFORK mappings as MADV_DOFORK (fork.cc).
+int mark_heap_forkable();
+bool on_main_thread();
+
+// ---- signals (signals.cc) --------------------------------------------------
+
+enum class Disposition { kPrevious = 0, kIgnore = 1, kHandle = 2, kDefault = 3 };
+struct SigOptions {
+  bool restart = false;    // SA_RESTART
+  bool nocldstop = false;  // SA_NOCLDSTOP
+  bool nocldwait = false;  // SA_NOCLDWAIT
+  bool resethand = false;  // SA_RESETHAND (one-shot)
+  bool nodefer = false;    // SA_NODEFER
+};
+
+void signals_init();
+// Tells the handler which previous handler is libuv's, to chain to.
+void signals_set_libuv_handler(void (*fn)(int));
+int signals_set(int sig, Disposition d, const SigOptions& o);
+int signals_restart_flag(int sig);  // 1 if installed with restart
+// Moves every pending signal into `out` (up to n); returns how many.
+int signals_take(int* out, int n);
+// The fd the event loop watches for pending signals.
+int signals_wake_fd();
+// Points at the word JS reads to see "a signal is pending" without a call.
+int32_t* signals_state_word();
+// Puts our handlers back where libuv or Node replaced them.
+void signals_reassert();
+// In a forked child: restores every disposition we replaced, forgets
+// pending signals, gives the child a wake fd of its own.
+void signals_after_fork_child();
+
+// A blocking call brackets itself with these: the signal handler only
+// forwards a signal to the main thread while it is inside one.
+struct BlockingScope {
+  BlockingScope();
+  ~BlockingScope();
+};
+// -EINTR if a handled signal is pending, else 0.
+int signals_check();
+// Waits until `fd` is ready for `events`, a handled signal arrives (-EINTR)
+// or `timeout_ms` passes (-ETIMEDOUT). fd < 0 waits for signals only.
+int wait_ready(int fd, short events, int timeout_ms);
+
+}  // namespace wtf

@@ -1,0 +1,203 @@
+// Signal handling that lets JavaScript see signals the way a C program does.
+//
+// The C handler only does async-signal-safe things: it sets a flag for the
+// signal, sets the "something is pending" word that JavaScript reads, bumps an
+// eventfd (which wakes both the event loop and any wait_ready() in progress),
+// forwards the signal to the main thread when it landed on another thread
+// while the main thread is blocked in one of our calls, and chains to the
+// handler it replaced (libuv's, so process.on('SIGINT') keeps working).
+// JavaScript handlers run later, on the main thread.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "posix.h"
+
+namespace wtf {
+namespace {
+
+struct Slot {
+  std::atomic<int> pending{0};
+  std::atomic<int> forwarded{0};  // copies we sent to the main thread
+  bool installed = false;
+  bool restart = false;
+  struct sigaction ours;
+  struct sigaction prev;  // what was there before us; restored on 'default'
+};
+
+Slot slots[NSIG];
+int32_t state_word[2];  // [0]: a handled signal is pending
+int wake_fd = -1;
+pid_t main_tid = 0;
+std::atomic<int> in_blocking{0};
+
+pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+void (*libuv_handler)(int) = nullptr;
+
+// Only libuv's handler is chained to: it is what makes process.on('SIG...')
+// listeners fire. Any other handler is replaced, as sigaction(2) in C
+// would; Node's own SIGUSR1 handler, for one, would start the inspector.
+void chain(const struct sigaction& prev, int sig) {
+  if (!(prev.sa_flags & SA_SIGINFO) && libuv_handler && prev.sa_handler == libuv_handler)
+    prev.sa_handler(sig);
+}
+
+void on_signal(int sig, siginfo_t*, void*) {
+  int saved = errno;
+  Slot& s = slots[sig];
+  bool main = current_tid() == main_tid;
+  if (main && s.forwarded.load() > 0) {
+    // Our own forwarded copy: recorded and chained already.
+    s.forwarded.fetch_sub(1);
+    errno = saved;
+    return;
+  }
+  s.pending.store(1);
+  __atomic_store_n(&state_word[0], 1, __ATOMIC_SEQ_CST);
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_fd, &one, sizeof one);
+  (void)ignored;
+  if (!main && in_blocking.load()) {
+    s.forwarded.fetch_add(1);
+    if (syscall(SYS_tgkill, getpid(), main_tid, sig) < 0) s.forwarded.fetch_sub(1);
+  }
+  chain(s.prev, sig);
+  errno = saved;
+}
+
+bool is_ours(const struct sigaction& sa) {
+  return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == on_signal;
+}
+
+void drain_wake_fd() {
+  uint64_t n;
+  while (read(wake_fd, &n, sizeof n) > 0) {
+  }
+}
+
+}  // namespace
+
+void signals_set_libuv_handler(void (*fn)(int)) { libuv_handler = fn; }
+
+void signals_init() {
+  if (wake_fd >= 0) return;
+  wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  main_tid = current_tid();
+}
+
+int signals_set(int sig, Disposition d, const SigOptions& o) {
+  Slot& s = slots[sig];
+  if (d == Disposition::kPrevious) {
+    if (!s.installed) return 0;
+    s.installed = false;
+    return sigaction(sig, &s.prev, nullptr) < 0 ? -errno : 0;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  if (d == Disposition::kHandle) {
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | (o.restart ? SA_RESTART : 0) | (o.nocldstop ? SA_NOCLDSTOP : 0) |
+                  (o.nocldwait ? SA_NOCLDWAIT : 0) | (o.resethand ? SA_RESETHAND : 0) |
+                  (o.nodefer ? SA_NODEFER : 0);
+  } else {
+    sa.sa_handler = d == Disposition::kIgnore ? SIG_IGN : SIG_DFL;
+  }
+  struct sigaction old;
+  if (sigaction(sig, &sa, &old) < 0) return -errno;
+  if (!s.installed) s.prev = old;  // remember the disposition before us once
+  s.installed = true;
+  s.restart = o.restart;
+  s.ours = sa;
+  return 0;
+}
+
+int signals_restart_flag(int sig) { return slots[sig].restart ? 1 : 0; }
+
+int signals_take(int* out, int n) {
+  __atomic_store_n(&state_word[0], 0, __ATOMIC_SEQ_CST);
+  drain_wake_fd();
+  int k = 0;
+  for (int sig = 1; sig < NSIG && k < n; sig++) {
+    if (slots[sig].pending.exchange(0)) out[k++] = sig;
+  }
+  return k;
+}
+
+int signals_wake_fd() { return wake_fd; }
+int32_t* signals_state_word() { return state_word; }
+
+void signals_reassert() {
+  for (int sig = 1; sig < NSIG; sig++) {
+    Slot& s = slots[sig];
+    if (!s.installed || !is_ours(s.ours)) continue;
+    struct sigaction cur;
+    if (sigaction(sig, nullptr, &cur) < 0 || is_ours(cur)) continue;
+    // libuv (or Node) replaced us: chain to its handler from now on, so its
+    // listeners keep working, and take the signal back.
+    s.prev = cur;
+    sigaction(sig, &s.ours, nullptr);
+  }
+}
+
+void signals_after_fork_child() {
+  for (int sig = 1; sig < NSIG; sig++) {
+    Slot& s = slots[sig];
+    s.pending.store(0);
+    s.forwarded.store(0);
+    if (s.installed) sigaction(sig, &s.prev, nullptr);
+    s.installed = false;
+  }
+  state_word[0] = 0;
+  main_tid = current_tid();
+  // A wake fd of the child's own, at the same number so the event loop's
+  // watcher (re-registered by uv_loop_fork) keeps pointing at it.
+  int fresh = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fresh >= 0 && wake_fd >= 0) {
+    dup3(fresh, wake_fd, O_CLOEXEC);
+    close(fresh);
+  }
+}
+
+BlockingScope::BlockingScope() { in_blocking.fetch_add(1); }
+BlockingScope::~BlockingScope() { in_blocking.fetch_sub(1); }
+
+int signals_check() { return __atomic_load_n(&state_word[0], __ATOMIC_SEQ_CST) ? -EINTR : 0; }
+
+static int64_t now_ms() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+int wait_ready(int fd, short events, int timeout_ms) {
+  signals_reassert();
+  int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+  for (;;) {
+    if (signals_check() < 0) return -EINTR;
+    pollfd p[2] = {{wake_fd, POLLIN, 0}, {fd, events, 0}};
+    int wait = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - now_ms()));
+    int n = poll(p, fd >= 0 ? 2 : 1, wait);
+    // EINTR from a handler that is not ours (libuv's, installed with
+    // SA_RESTART): the call we stand in for would have been restarted.
+    if (n < 0 && errno == EINTR && signals_check() == 0) continue;
+    if (n < 0) return -errno;
+    if (n == 0) return -ETIMEDOUT;
+    if (fd >= 0 && p[1].revents) return 0;
+    if (signals_check() < 0) return -EINTR;
+    // A wake-up whose signal was already taken: drain it and wait again.
+    drain_wake_fd();
+  }
+}
+
+}  // namespace wtf

@@ -1,0 +1,250 @@
+// Sockets, fds and socket options: one small function per syscall.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmath>
+
+#include "posix.h"
+
+namespace wtf {
+
+int addr_encode(const Addr& a, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
+  if (a.family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(a.port);
+    if (inet_pton(AF_INET, a.address.c_str(), &in->sin_addr) != 1) return -EINVAL;
+    *len = sizeof *in;
+  } else if (a.family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(a.port);
+    in6->sin6_flowinfo = htonl(a.flowinfo);
+    in6->sin6_scope_id = a.scope_id;
+    if (inet_pton(AF_INET6, a.address.c_str(), &in6->sin6_addr) != 1) return -EINVAL;
+    *len = sizeof *in6;
+  } else if (a.family == AF_UNIX) {
+    auto* un = reinterpret_cast<sockaddr_un*>(ss);
+    un->sun_family = AF_UNIX;
+    // A path needs room for its terminating NUL; an abstract name does not.
+    bool abstract = !a.path.empty() && a.path[0] == '\0';
+    if (a.path.size() + (abstract ? 0 : 1) > sizeof un->sun_path) return -ENAMETOOLONG;
+    memcpy(un->sun_path, a.path.data(), a.path.size());
+    *len = offsetof(sockaddr_un, sun_path) + a.path.size() + (abstract ? 0 : 1);
+  } else {
+    return -EAFNOSUPPORT;
+  }
+  return static_cast<int>(*len);
+}
+
+void addr_decode(const sockaddr_storage* ss, socklen_t len, Addr* out) {
+  char buf[INET6_ADDRSTRLEN];
+  out->family = ss->ss_family;
+  if (ss->ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(ss);
+    out->address = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    out->port = ntohs(in->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(ss);
+    out->address = inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    out->port = ntohs(in6->sin6_port);
+    out->flowinfo = ntohl(in6->sin6_flowinfo);
+    out->scope_id = in6->sin6_scope_id;
+  } else if (ss->ss_family == AF_UNIX) {
+    auto* un = reinterpret_cast<const sockaddr_un*>(ss);
+    size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    if (n > 0 && un->sun_path[0] != '\0') n = strnlen(un->sun_path, n);
+    out->path.assign(un->sun_path, n);
+  }
+}
+
+// How long a blocking call may wait: the caller's override, else the socket's
+// own SO_RCVTIMEO / SO_SNDTIMEO (0 there means forever).
+static int timeout_for(int fd, int opt, const Wait* w) {
+  if (w->timeout_ms >= 0) return w->timeout_ms;
+  double s = 0;
+  if (sys_getsockopt_timeval(fd, opt, &s) < 0 || s <= 0) return -1;
+  return static_cast<int>(std::ceil(s * 1000));
+}
+
+static bool is_blocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+// Waits for readiness on a blocking fd so that a signal that lands on any
+// thread, or just before the wait begins, still ends the wait with EINTR.
+static int wait_if_blocking(int fd, short events, int opt, Wait* w) {
+  if (!is_blocking(fd)) return 0;
+  int r = wait_ready(fd, events, timeout_for(fd, opt, w));
+  if (r == -ETIMEDOUT) {
+    w->timed_out = true;
+    return -EAGAIN;
+  }
+  return r;
+}
+
+static int ret(long r) { return r < 0 ? -errno : static_cast<int>(r); }
+
+int sys_socket(int domain, int type, int flags) { return ret(socket(domain, type | flags, 0)); }
+
+int sys_bind(int fd, const Addr& a) {
+  sockaddr_storage ss;
+  socklen_t len;
+  int r = addr_encode(a, &ss, &len);
+  if (r < 0) return r;
+  return ret(bind(fd, reinterpret_cast<sockaddr*>(&ss), len));
+}
+
+int sys_listen(int fd, int backlog) { return ret(listen(fd, backlog)); }
+
+int sys_accept(int fd, int flags, Wait* w, Addr* peer) {
+  BlockingScope scope;
+  int r = wait_if_blocking(fd, POLLIN, SO_RCVTIMEO, w);
+  if (r < 0) return r;
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int c = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, flags);
+  if (c < 0) {
+    int e = errno;
+    if (e == EAGAIN && is_blocking(fd)) w->timed_out = true;
+    return -e;
+  }
+  addr_decode(&ss, len, peer);
+  return c;
+}
+
+int sys_connect(int fd, const Addr& a, bool resume, Wait* w) {
+  BlockingScope scope;
+  if (!resume) {
+    int r = signals_check();
+    if (r < 0) return r;
+    sockaddr_storage ss;
+    socklen_t len;
+    r = addr_encode(a, &ss, &len);
+    if (r < 0) return r;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
+    if (errno != EINTR || !is_blocking(fd)) return -errno;
+    return -EINTR;
+  }
+  // An interrupted connect goes on in the kernel: wait for it to finish and
+  // collect its result (what PEP 475 does for socket.connect).
+  int r = wait_ready(fd, POLLOUT, timeout_for(fd, SO_SNDTIMEO, w));
+  if (r == -ETIMEDOUT) return -ETIMEDOUT;
+  if (r < 0) return r;
+  int err = 0;
+  r = sys_getsockopt_int(fd, SOL_SOCKET, SO_ERROR, &err);
+  return r < 0 ? r : -err;
+}
+
+ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w) {
+  BlockingScope scope;
+  int r = wait_if_blocking(fd, POLLOUT, SO_SNDTIMEO, w);
+  if (r < 0) return r;
+  // MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE.
+  ssize_t n = send(fd, buf, len, flags | MSG_NOSIGNAL);
+  if (n < 0 && errno == EAGAIN && is_blocking(fd)) w->timed_out = true;
+  return n < 0 ? -errno : n;
+}
+
+ssize_t sys_recv(int fd, void* buf, size_t len, int flags, Wait* w) {
+  BlockingScope scope;
+  int r = wait_if_blocking(fd, POLLIN, SO_RCVTIMEO, w);
+  if (r < 0) return r;
+  ssize_t n = recv(fd, buf, len, flags);
+  if (n < 0 && errno == EAGAIN && is_blocking(fd)) w->timed_out = true;
+  return n < 0 ? -errno : n;
+}
+
+int sys_shutdown(int fd, int how) { return ret(shutdown(fd, how)); }
+
+// close(2) is not retried on EINTR: on Linux the fd is gone either way.
+int sys_close(int fd) {
+  int r = close(fd);
+  return r < 0 && errno != EINTR ? -errno : 0;
+}
+
+static int name_of(int (*fn)(int, sockaddr*, socklen_t*), int fd, Addr* out) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (fn(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return -errno;
+  addr_decode(&ss, len, out);
+  return 0;
+}
+
+int sys_getsockname(int fd, Addr* out) { return name_of(getsockname, fd, out); }
+int sys_getpeername(int fd, Addr* out) { return name_of(getpeername, fd, out); }
+
+int sys_socketpair(int domain, int type, int flags, int sv[2]) {
+  return ret(socketpair(domain, type | flags, 0, sv));
+}
+
+int sys_pipe(int flags, int fds[2]) { return ret(pipe2(fds, flags)); }
+int sys_dup(int fd) { return ret(dup(fd)); }
+int sys_dup2(int fd, int fd2) { return ret(dup2(fd, fd2)); }
+
+// fl_not_fd: O_NONBLOCK lives in the file status flags (F_GETFL), FD_CLOEXEC
+// in the descriptor flags (F_GETFD).
+int sys_get_fd_flag(int fd, bool fl_not_fd, int bit) {
+  int cur = fcntl(fd, fl_not_fd ? F_GETFL : F_GETFD);
+  return cur < 0 ? -errno : (cur & bit) != 0;
+}
+
+int sys_set_fd_flag(int fd, bool fl_not_fd, int bit, bool on) {
+  int cur = fcntl(fd, fl_not_fd ? F_GETFL : F_GETFD);
+  if (cur < 0) return -errno;
+  int next = on ? (cur | bit) : (cur & ~bit);
+  return ret(fcntl(fd, fl_not_fd ? F_SETFL : F_SETFD, next));
+}
+
+int sys_setsockopt_int(int fd, int level, int opt, int value) {
+  return ret(setsockopt(fd, level, opt, &value, sizeof value));
+}
+
+int sys_getsockopt_int(int fd, int level, int opt, int* value) {
+  socklen_t len = sizeof *value;
+  return ret(getsockopt(fd, level, opt, value, &len));
+}
+
+int sys_setsockopt_timeval(int fd, int opt, double seconds) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - tv.tv_sec) * 1e6);
+  return ret(setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv));
+}
+
+int sys_getsockopt_timeval(int fd, int opt, double* seconds) {
+  timeval tv;
+  socklen_t len = sizeof tv;
+  if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) < 0) return -errno;
+  *seconds = tv.tv_sec + tv.tv_usec / 1e6;
+  return 0;
+}
+
+int sys_setsockopt_linger(int fd, bool onoff, int seconds) {
+  linger l = {onoff ? 1 : 0, seconds};
+  return ret(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l));
+}
+
+int sys_getsockopt_linger(int fd, bool* onoff, int* seconds) {
+  linger l;
+  socklen_t len = sizeof l;
+  if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) < 0) return -errno;
+  *onoff = l.l_onoff != 0;
+  *seconds = l.l_linger;
+  return 0;
+}
+
+int sys_fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0 ? 1 : 0; }
+
+}  // namespace wtf
