@@ -1,0 +1,149 @@
+/**
+ * Shared test helpers: run a compiled fixture in a subprocess (every test
+ * that forks does its forking there, never in the jest worker), count this
+ * process's fds, find zombies, and wait for a port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+export const root = path.join(__dirname, '..');
+
+export function fixturePath(name: string): string {
+  return path.join(root, 'dist', 'test', 'fixtures', `${name}.js`);
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+export interface RunOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** The node binary; the one running jest by default. */
+  node?: string;
+  /** Extra node flags; --single-threaded is always passed unless noSingleThreaded. */
+  nodeFlags?: string[];
+  noSingleThreaded?: boolean;
+  timeoutMs?: number;
+  input?: string;
+}
+
+/** Starts a fixture; the caller owns the process. */
+export function startFixture(name: string, opts: RunOptions = {}): ChildProcess {
+  const flags = [...(opts.noSingleThreaded ? [] : ['--single-threaded']), ...(opts.nodeFlags ?? [])];
+  return spawn(opts.node ?? process.execPath, [...flags, fixturePath(name), ...(opts.args ?? [])], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs a fixture to the end (killing it by pid after timeoutMs) and collects its output. */
+export function runFixture(name: string, opts: RunOptions = {}): Promise<RunResult> {
+  const child = startFixture(name, opts);
+  return collect(child, opts);
+}
+
+export function collect(child: ChildProcess, opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    else child.stdin?.end();
+    const timer = setTimeout(() => {
+      stderr += '\n[helpers] fixture timed out, killed\n';
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, pid: child.pid ?? -1 });
+    });
+  });
+}
+
+/** How many fds this process has open. */
+export function fdCount(pid: number | 'self' = 'self'): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Children of `ppid` that are zombies (state Z). */
+export function zombiesOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' && Number(fields[1]) === ppid) out.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return out;
+}
+
+/** Every live process whose parent is `ppid`. */
+export function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Resolves when something accepts TCP connections on 127.0.0.1:port. */
+export async function waitForPort(port: number, timeoutMs = 15000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One request of the seed's protocol: send a line, read the reply to EOF. */
+export function askLine(port: number, line: string, timeoutMs = 10000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.setTimeout(timeoutMs, () => s.destroy(new Error('timeout')));
+    s.on('connect', () => s.write(line + '\n'));
+    s.on('data', (d) => (data += d));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+}
+
+/** A free TCP port on loopback (bound and released; good enough for tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
