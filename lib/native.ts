@@ -73,6 +73,8 @@ export interface Native {
   sigaction(signal: number, disposition: 0 | 1 | 2 | 3, flags: number): void;
   takeSignals(): number[];
   signalRestarts(signal: number): boolean;
+  /** Puts this package's handlers back where Node or libuv replaced them. */
+  reassertSignals(): void;
   watchLoopDrain(): void;
 }
 

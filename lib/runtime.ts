@@ -20,6 +20,7 @@ export function signalName(signo: number): string {
 export type SignalHandler = (signal: string, signo: number) => void;
 
 interface Installed {
+  signo: number;
   handler: SignalHandler;
   restart: boolean;
 }
@@ -88,19 +89,36 @@ export function signalsPending(): boolean {
  * of them ran.
  */
 export function runSignalHandlers(): number[] {
+  return takeAndRun().taken;
+}
+
+/**
+ * Takes the pending signals and runs their handlers. `restart` says whether
+ * an interrupted call may start again on its own: every signal taken was
+ * installed with `restart` (or has no JavaScript handler, so nothing asked
+ * for EINTR). It is decided before the handlers run, since a one-shot
+ * handler uninstalls itself.
+ */
+function takeAndRun(): { taken: number[]; restart: boolean } {
   const taken = native.takeSignals();
-  let failure: { err: unknown } | undefined;
+  const run: Installed[] = [];
+  let restart = true;
   for (const signo of taken) {
     const h = handlers.get(signo);
     if (!h) continue;
+    run.push(h);
+    if (!h.restart) restart = false;
+  }
+  let failure: { err: unknown } | undefined;
+  for (const h of run) {
     try {
-      h.handler(signalName(signo), signo);
+      h.handler(signalName(h.signo), h.signo);
     } catch (err) {
       failure ??= { err };
     }
   }
   if (failure) throw failure.err;
-  return taken;
+  return { taken, restart };
 }
 
 /** Per-call options of every call that may block. */
@@ -132,8 +150,7 @@ export function blocking<T>(opts: BlockingOptions, defaultTimeoutMs: () => numbe
       return run(timeoutMs);
     } catch (err) {
       if (!(err instanceof InterruptedError)) throw err;
-      const taken = runSignalHandlers();
-      const restart = taken.every((s) => handlers.get(s)?.restart ?? true);
+      const { restart } = takeAndRun();
       if ((opts.onInterrupt ?? settings.policy) !== 'retry' && !restart) throw err;
       if (Number.isNaN(deadline)) {
         const limit = timeoutMs >= 0 ? timeoutMs : defaultTimeoutMs();

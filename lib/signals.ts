@@ -107,6 +107,7 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
   const previous = current.get(signo) ?? 'default';
   const flags = (o.restart ? 1 : 0) | (o.nocldstop ? 2 : 0) | (o.nocldwait ? 4 : 0);
   const disposition = handler === 'default' ? 0 : handler === 'ignore' ? 1 : 2;
+  watchNodeListeners();
   sys(
     'sigaction',
     () => `${signalName(signo)}, ${typeof handler === 'function' ? handler.name || 'handler' : handler}`,
@@ -119,7 +120,7 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
           handler(name, n);
         }
       : handler;
-    handlers.set(signo, { handler: run, restart: o.restart === true });
+    handlers.set(signo, { signo, handler: run, restart: o.restart === true });
     current.set(signo, handler);
   } else {
     handlers.delete(signo);
@@ -150,6 +151,24 @@ export function setInterruptPolicy(policy: InterruptPolicy): InterruptPolicy {
   const previous = settings.policy;
   settings.policy = policy;
   return previous;
+}
+
+let watching = false;
+
+// process.on('SIGINT', ...) makes libuv install its own handler over ours,
+// and removing the last listener makes it put SIG_DFL there. Node's own
+// 'newListener'/'removeListener' listeners, registered at startup, run
+// before these, so by now libuv has done it: take the signal back at once
+// (chaining to libuv's handler when it is there) rather than at the next
+// turn of the event loop, so no signal is missed in between.
+function watchNodeListeners(): void {
+  if (watching) return;
+  watching = true;
+  const retake = (event: string | symbol): void => {
+    if (typeof event === 'string' && event.startsWith('SIG') && handlers.size > 0) native.reassertSignals();
+  };
+  process.on('newListener', retake);
+  process.on('removeListener', retake);
 }
 
 /** Forgets every handler: in a forked child, whose dispositions the addon already put back. */

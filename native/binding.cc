@@ -409,6 +409,13 @@ Value TakeSignals(const CallbackInfo& info) {
   return a;
 }
 
+// Takes back, at once, signals that Node or libuv just took over (called
+// right after process.on/removeListener for a signal event).
+Value ReassertSignals(const CallbackInfo& info) {
+  wtf::signals_reassert();
+  return info.Env().Undefined();
+}
+
 Value SignalRestarts(const CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), wtf::signals_restart_flag(int_arg(info, 0, "signal", 1, NSIG - 1)));
 }
@@ -508,7 +515,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"sleep", Sleep},         {"fork", Fork},           {"markHeapForkable", MarkHeapForkable},
     {"_exit", Exit},          {"waitpid", WaitPid},     {"kill", Kill},
     {"sigaction", Sigaction}, {"takeSignals", TakeSignals}, {"signalRestarts", SignalRestarts},
-    {"watchLoopDrain", WatchLoopDrain},
+    {"watchLoopDrain", WatchLoopDrain}, {"reassertSignals", ReassertSignals},
   };
   // clang-format on
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
