@@ -29,9 +29,31 @@ export function errnoNumber(code: string): number | undefined {
   return errnoNames[code];
 }
 
+// Errors libuv has no message for (its map covers what its own calls
+// return); worded as the C library's strerror(3), in libuv's lower case.
+const extraMessages: Record<string, string> = {
+  EBADMSG: 'bad message',
+  ECHILD: 'no child processes',
+  EDEADLK: 'resource deadlock avoided',
+  EDOM: 'numerical argument out of domain',
+  EDQUOT: 'disk quota exceeded',
+  EIDRM: 'identifier removed',
+  EINPROGRESS: 'operation now in progress',
+  EMULTIHOP: 'multihop attempted',
+  ENETRESET: 'network dropped connection on reset',
+  ENOEXEC: 'exec format error',
+  ENOLCK: 'no locks available',
+  ENOLINK: 'link has been severed',
+  ENOMSG: 'no message of desired type',
+  ENOSR: 'out of streams resources',
+  ENOSTR: 'device not a stream',
+  ESTALE: 'stale file handle',
+  ETIME: 'timer expired',
+};
+
 /** The system's description of an errno value, as Node words it. */
 export function errnoMessage(errno: number): string {
-  return systemMessages.get(-errno)?.[1] ?? `unknown error ${errno}`;
+  return systemMessages.get(-errno)?.[1] ?? extraMessages[errnoName(errno)] ?? `unknown error ${errno}`;
 }
 
 /** Where an error happened, when the call was about an address or a process. */
@@ -40,6 +62,8 @@ export interface PosixErrorInfo {
   port?: number;
   path?: string;
   pid?: number;
+  /** The fd the call was made on; named in the message when nothing else locates the error. */
+  fd?: number;
   /** A blocking call gave up because SO_RCVTIMEO/SO_SNDTIMEO (or a deadline) passed. */
   timedOut?: boolean;
 }
@@ -60,6 +84,9 @@ export class PosixError extends Error {
   readonly port?: number;
   readonly path?: string;
   readonly pid?: number;
+  readonly fd?: number;
+  /** True when a blocking call ran out of time (SO_RCVTIMEO, SO_SNDTIMEO or `timeoutMs`). */
+  readonly timedOut?: boolean;
 
   constructor(errno: number, syscall: string, info: PosixErrorInfo = {}) {
     const code = errnoName(errno);
@@ -68,6 +95,7 @@ export class PosixError extends Error {
     else if (info.address !== undefined)
       where = info.port !== undefined ? ` ${info.address}:${info.port}` : ` ${info.address}`;
     else if (info.pid !== undefined) where = ` pid ${info.pid}`;
+    else if (info.fd !== undefined) where = ` fd ${info.fd}`;
     const detail = info.timedOut ? ' (timed out)' : '';
     super(`${syscall} ${code}: ${errnoMessage(errno)}${detail}${where}`);
     this.code = code;
@@ -77,6 +105,8 @@ export class PosixError extends Error {
     if (info.port !== undefined) this.port = info.port;
     if (info.path !== undefined) this.path = info.path;
     if (info.pid !== undefined) this.pid = info.pid;
+    if (info.fd !== undefined) this.fd = info.fd;
+    if (info.timedOut) this.timedOut = true;
   }
 }
 

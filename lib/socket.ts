@@ -7,7 +7,7 @@
 import * as raw from './sockets';
 import type { BlockingOptions } from './runtime';
 import { BadFileDescriptorError } from './errors';
-import { checkInt, checkPort, describe } from './validate';
+import { checkInt, checkOptions, checkPort, describe } from './validate';
 
 /** Option names as Nim spells them, for `setSockOpt`. */
 export const ReuseAddr = 'SO_REUSEADDR';
@@ -48,27 +48,33 @@ export class Socket {
 
   /** socket(2) for a new TCP/IPv4 socket by default, or wrap `init.fd`. */
   constructor(init: SocketInit = {}) {
-    this.domain = init.domain ?? 'AF_INET';
+    const o = checkOptions(init, 'init') as SocketInit;
+    const domain = o.domain ?? 'AF_INET';
+    if (domain !== 'AF_INET' && domain !== 'AF_INET6' && domain !== 'AF_UNIX')
+      throw new RangeError(
+        `The "init.domain" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(domain)}`,
+      );
+    this.domain = domain;
     this.fd =
-      init.fd !== undefined
-        ? checkInt(init.fd, 'init.fd', 0, 2 ** 31 - 1)
-        : raw.socket(this.domain, init.type ?? 'SOCK_STREAM');
+      o.fd !== undefined ? checkInt(o.fd, 'init.fd', 0, 2 ** 31 - 1) : raw.socket(domain, o.type ?? 'SOCK_STREAM');
   }
 
-  private live(): number {
-    // Using a closed Socket is what EBADF means.
-    if (this.fd === CLOSED) throw new BadFileDescriptorError(EBADF, 'socket');
+  // The fd, for a call named `syscall`. Using a closed Socket is what EBADF
+  // means, so that is what it throws, without asking the kernel about a
+  // number that may by now belong to another file.
+  private live(syscall: string): number {
+    if (this.fd === CLOSED) throw new BadFileDescriptorError(EBADF, syscall);
     return this.fd;
   }
 
   /** setsockopt(2): `sock.setSockOpt(ReuseAddr, true)`. */
   setSockOpt<K extends raw.SocketOption>(option: K, value: raw.SocketOptionValues[K]): void {
-    raw.setsockopt(this.live(), option, value);
+    raw.setsockopt(this.live('setsockopt'), option, value);
   }
 
   /** getsockopt(2). */
   getSockOpt<K extends raw.SocketOption>(option: K): raw.SocketOptionValues[K] {
-    return raw.getsockopt(this.live(), option);
+    return raw.getsockopt(this.live('getsockopt'), option);
   }
 
   /**
@@ -82,7 +88,7 @@ export class Socket {
     if (this.domain === 'AF_UNIX')
       throw new TypeError('bindAddr() is for IP sockets; use raw.bind() with a UNIX address');
     const family = this.domain;
-    raw.bind(this.live(), {
+    raw.bind(this.live('bind'), {
       family,
       address: address || (family === 'AF_INET6' ? '::' : '0.0.0.0'),
       port,
@@ -91,18 +97,18 @@ export class Socket {
 
   /** listen(2), with the kernel's maximum backlog unless told. */
   listen(backlog: number = raw.SOMAXCONN): void {
-    raw.listen(this.live(), backlog);
+    raw.listen(this.live('listen'), backlog);
   }
 
   /** getsockname(2) as `[host, port]`. */
   getLocalAddr(): [string, number] {
-    const a = raw.getsockname(this.live());
+    const a = raw.getsockname(this.live('getsockname'));
     return a.family === 'AF_UNIX' ? [a.path, 0] : [a.address, a.port];
   }
 
   /** getpeername(2) as `[host, port]`. */
   getPeerAddr(): [string, number] {
-    const a = raw.getpeername(this.live());
+    const a = raw.getpeername(this.live('getpeername'));
     return a.family === 'AF_UNIX' ? [a.path, 0] : [a.address, a.port];
   }
 
@@ -113,11 +119,16 @@ export class Socket {
    * @throws InterruptedError when a handled signal arrives while it waits
    */
   accept(client?: Socket, options?: raw.AcceptOptions): Socket {
-    const { fd } = raw.accept(this.live(), options);
-    if (client === undefined) return new Socket({ fd, domain: this.domain });
-    if (!(client instanceof Socket))
+    // Checked before accept(2), so a bad argument never strands a new fd.
+    if (client !== undefined && !(client instanceof Socket))
       throw new TypeError(`The "client" argument must be a Socket, received ${describe(client)}`);
-    if (client.fd !== CLOSED) raw.close(client.fd);
+    const { fd } = raw.accept(this.live('accept'), options);
+    if (client === undefined) return new Socket({ fd, domain: this.domain });
+    if (client.fd !== CLOSED) {
+      const old = client.fd;
+      client.fd = CLOSED;
+      raw.close(old);
+    }
     client.fd = fd;
     client.pending = Buffer.alloc(0);
     return client;
@@ -127,21 +138,31 @@ export class Socket {
    * Reads one line, without its `\n` (or `\r\n`). Partial reads are
    * buffered; bytes after the newline are kept for the next call. At end of
    * stream returns what is left (`''` when nothing). A line longer than
-   * `maxLength` bytes throws {@link LineTooLongError} instead of growing
-   * without bound.
+   * `maxLength` bytes (not counting the line ending) throws
+   * {@link LineTooLongError} instead of growing without bound; the bytes
+   * buffered so far are dropped, so the connection is best closed then.
+   * Teaches: recv(2) returns whatever has arrived, not lines; framing is
+   * the reader's job.
    */
   readLine(maxLength = 64 * 1024, options?: BlockingOptions): string {
     checkInt(maxLength, 'maxLength', 1, 2 ** 30);
-    const fd = this.live();
+    const fd = this.live('recv');
     for (;;) {
       const nl = this.pending.indexOf(0x0a);
+      const end = nl >= 0 ? nl : this.pending.length;
+      // A CR right before the newline (or at the end, its LF still to come)
+      // belongs to the line ending, not to the line.
+      const body = end > 0 && this.pending[end - 1] === 0x0d ? end - 1 : end;
+      if (body > maxLength) {
+        this.pending = Buffer.alloc(0);
+        throw new LineTooLongError(maxLength);
+      }
       if (nl >= 0) {
-        if (nl > maxLength) throw new LineTooLongError(maxLength);
-        const line = this.pending.subarray(0, nl > 0 && this.pending[nl - 1] === 0x0d ? nl - 1 : nl);
+        const line = this.pending.subarray(0, body);
         this.pending = this.pending.subarray(nl + 1);
         return line.toString('utf8');
       }
-      if (this.pending.length > maxLength) throw new LineTooLongError(maxLength);
+      // Never ask for more than can still make a legal line plus "\r\n".
       const chunk = raw.recv(fd, Math.min(65536, maxLength + 2 - this.pending.length), options);
       if (chunk.length === 0) {
         const rest = this.pending.toString('utf8');
@@ -154,22 +175,24 @@ export class Socket {
 
   /** recv(2) of up to `maxBytes`, after any bytes readLine kept. */
   recv(maxBytes = 65536, options?: raw.RecvOptions): Buffer {
+    checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
+    const fd = this.live('recv');
     if (this.pending.length > 0) {
       const out = this.pending.subarray(0, maxBytes);
       this.pending = this.pending.subarray(out.length);
       return out;
     }
-    return raw.recv(this.live(), maxBytes, options);
+    return raw.recv(fd, maxBytes, options);
   }
 
   /** Sends all of `data` (a string is sent as UTF-8). Returns the byte count. */
   send(data: string | Uint8Array, options?: raw.SendOptions): number {
-    return raw.sendAll(this.live(), data, options);
+    return raw.sendAll(this.live('send'), data, options);
   }
 
   /** shutdown(2). */
   shutdown(how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' = 'SHUT_RDWR'): void {
-    raw.shutdown(this.live(), how);
+    raw.shutdown(this.live('shutdown'), how);
   }
 
   /** close(2); closing twice does nothing. */

@@ -4,7 +4,7 @@
  * {@link PosixError} subclass when the kernel says no.
  */
 import { C, native, type NativeAddress, type NativeAddressOut } from './native';
-import { InterruptedError, makeError } from './errors';
+import { InterruptedError, PosixError, makeError } from './errors';
 import { blocking, formatAddress, sys, type BlockingOptions } from './runtime';
 import {
   checkBool,
@@ -119,6 +119,28 @@ function fromNative(a: NativeAddressOut): SocketAddress {
   return a;
 }
 
+// Rebuilds a PosixError raised by a call on `fd` so that it carries the fd
+// (and names it in the message when no address does): "close EBADF: bad
+// file descriptor fd 7" says which descriptor was bad.
+function onFd<T>(fd: number, call: () => T): () => T {
+  return () => {
+    try {
+      return call();
+    } catch (err) {
+      if (!(err instanceof PosixError) || err.fd !== undefined) throw err;
+      const Cls = err.constructor as typeof PosixError;
+      throw new Cls(err.errno, err.syscall, {
+        address: err.address,
+        port: err.port,
+        path: err.path,
+        pid: err.pid,
+        fd,
+        timedOut: err.timedOut,
+      });
+    }
+  };
+}
+
 // ---- socket(2) and friends ---------------------------------------------------
 
 /** Flags for calls that create fds. */
@@ -165,7 +187,7 @@ export function bind(fd: number, address: SocketAddress): void {
   sys(
     'bind',
     () => `${fd}, ${formatAddress(address)}`,
-    () => native.bind(fd, a),
+    onFd(fd, () => native.bind(fd, a)),
   );
 }
 
@@ -180,7 +202,7 @@ export function listen(fd: number, backlog: number = SOMAXCONN): void {
   sys(
     'listen',
     () => `${fd}, ${backlog}`,
-    () => native.listen(fd, backlog),
+    onFd(fd, () => native.listen(fd, backlog)),
   );
 }
 
@@ -204,14 +226,14 @@ export function accept(fd: number, options?: AcceptOptions): { fd: number; addre
   return sys(
     'accept',
     () => `${fd}`,
-    () => {
+    onFd(fd, () => {
       const r = blocking(
         o,
         () => socketTimeout(fd, 'SO_RCVTIMEO'),
         (t) => native.accept(fd, flags, t),
       );
       return { fd: r.fd, address: fromNative(r.address) };
-    },
+    }),
     (r) => `${r.fd} (${formatAddress(r.address)})`,
   );
 }
@@ -231,7 +253,7 @@ export function connect(fd: number, address: SocketAddress, options?: BlockingOp
   sys(
     'connect',
     () => `${fd}, ${formatAddress(address)}`,
-    () =>
+    onFd(fd, () =>
       blocking(
         o,
         () => socketTimeout(fd, 'SO_SNDTIMEO'),
@@ -245,6 +267,7 @@ export function connect(fd: number, address: SocketAddress, options?: BlockingOp
           }
         },
       ),
+    ),
   );
 }
 
@@ -269,12 +292,13 @@ export function send(fd: number, data: Uint8Array | string, options?: SendOption
   return sys(
     'send',
     () => `${fd}, ${bytes.byteLength} bytes`,
-    () =>
+    onFd(fd, () =>
       blocking(
         o,
         () => socketTimeout(fd, 'SO_SNDTIMEO'),
         (t) => native.send(fd, bytes, flags, t),
       ),
+    ),
   );
 }
 
@@ -317,12 +341,13 @@ export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffe
   return sys(
     'recv',
     () => `${fd}, ${maxBytes}`,
-    () =>
+    onFd(fd, () =>
       blocking(
         o,
         () => socketTimeout(fd, 'SO_RCVTIMEO'),
         (t) => native.recv(fd, maxBytes, flags, t),
       ),
+    ),
     (b) => `${b.byteLength}`,
   );
 }
@@ -337,7 +362,7 @@ export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | 
   sys(
     'shutdown',
     () => `${fd}, ${how}`,
-    () => native.shutdown(fd, h),
+    onFd(fd, () => native.shutdown(fd, h)),
   );
 }
 
@@ -351,7 +376,7 @@ export function close(fd: number): void {
   sys(
     'close',
     () => `${fd}`,
-    () => native.close(fd),
+    onFd(fd, () => native.close(fd)),
   );
 }
 
@@ -361,7 +386,7 @@ export function getsockname(fd: number): SocketAddress {
   return sys(
     'getsockname',
     () => `${fd}`,
-    () => fromNative(native.getsockname(fd)),
+    onFd(fd, () => fromNative(native.getsockname(fd))),
     formatAddress,
   );
 }
@@ -372,7 +397,7 @@ export function getpeername(fd: number): SocketAddress {
   return sys(
     'getpeername',
     () => `${fd}`,
-    () => fromNative(native.getpeername(fd)),
+    onFd(fd, () => fromNative(native.getpeername(fd))),
     formatAddress,
   );
 }
@@ -411,7 +436,7 @@ export function dup(fd: number): number {
   return sys(
     'dup',
     () => `${fd}`,
-    () => native.dup(fd),
+    onFd(fd, () => native.dup(fd)),
   );
 }
 
@@ -422,7 +447,7 @@ export function dup2(fd: number, newFd: number): number {
   return sys(
     'dup2',
     () => `${fd}, ${newFd}`,
-    () => native.dup2(fd, newFd),
+    onFd(fd, () => native.dup2(fd, newFd)),
   );
 }
 
@@ -433,14 +458,14 @@ export function setNonBlocking(fd: number, on: boolean): void {
   sys(
     'fcntl',
     () => `${fd}, F_SETFL, O_NONBLOCK=${on}`,
-    () => void native.fdFlag(fd, 0, on),
+    onFd(fd, () => void native.fdFlag(fd, 0, on)),
   );
 }
 
 /** Whether O_NONBLOCK is set on the fd. */
 export function isNonBlocking(fd: number): boolean {
   checkFd(fd);
-  return native.fdFlag(fd, 0) as boolean;
+  return onFd(fd, () => native.fdFlag(fd, 0) as boolean)();
 }
 
 /** fcntl(2) FD_CLOEXEC: the fd is closed when the process calls execve(2). */
@@ -450,14 +475,14 @@ export function setCloseOnExec(fd: number, on: boolean): void {
   sys(
     'fcntl',
     () => `${fd}, F_SETFD, FD_CLOEXEC=${on}`,
-    () => void native.fdFlag(fd, 1, on),
+    onFd(fd, () => void native.fdFlag(fd, 1, on)),
   );
 }
 
 /** Whether FD_CLOEXEC is set on the fd. */
 export function isCloseOnExec(fd: number): boolean {
   checkFd(fd);
-  return native.fdFlag(fd, 1) as boolean;
+  return onFd(fd, () => native.fdFlag(fd, 1) as boolean)();
 }
 
 // ---- socket options ------------------------------------------------------------
@@ -476,7 +501,7 @@ export interface SocketOptionValues {
   SO_BROADCAST: boolean;
   TCP_NODELAY: boolean;
   IPV6_V6ONLY: boolean;
-  /** Seconds (fractions allowed); 0 waits forever. */
+  /** Seconds (fractions allowed; Linux rounds up to its clock tick, 1 to 10 ms); 0 waits forever. */
   SO_RCVTIMEO: number;
   SO_SNDTIMEO: number;
   /** Bytes. Linux doubles what you set and reports the doubled value. */
@@ -551,7 +576,7 @@ export function setsockopt<K extends SocketOption>(fd: number, option: K, value:
   sys(
     'setsockopt',
     () => `${fd}, ${option}, ${JSON.stringify(value)}`,
-    () => native.setsockopt(fd, spec.level, spec.name, spec.kind, v, linger),
+    onFd(fd, () => native.setsockopt(fd, spec.level, spec.name, spec.kind, v, linger)),
   );
 }
 
@@ -559,7 +584,7 @@ export function setsockopt<K extends SocketOption>(fd: number, option: K, value:
 export function getsockopt<K extends SocketOption>(fd: number, option: K): SocketOptionValues[K] {
   checkFd(fd);
   const spec = optionSpec(option);
-  const raw = native.getsockopt(fd, spec.level, spec.name, spec.kind);
+  const raw = onFd(fd, () => native.getsockopt(fd, spec.level, spec.name, spec.kind))();
   const value = spec.value === 'bool' ? raw !== 0 : raw;
   return value as SocketOptionValues[K];
 }

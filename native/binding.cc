@@ -2,11 +2,14 @@
 // (JavaScript already did, with better messages), calls one function of the
 // plain layer in posix.h and turns -errno into the error class JavaScript
 // handed us at setup().
+#include <errno.h>
 #include <napi.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <uv.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "posix.h"
@@ -50,6 +53,14 @@ int fd_arg(const CallbackInfo& info, size_t i = 0, const char* name = "fd") {
 
 [[noreturn]] void throw_errno(Napi::Env env, int err, const char* syscall,
                               Napi::Object extra = Napi::Object()) {
+  if (!hooks) {
+    // The addon was loaded without the JavaScript layer (setup() never
+    // ran): still a clear error, never a null dereference.
+    Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.Set("syscall", Napi::String::New(env, syscall));
+    throw e;
+  }
   Napi::Value args[3] = {Napi::Number::New(env, err), Napi::String::New(env, syscall),
                          extra.IsEmpty() ? env.Undefined() : Napi::Value(extra)};
   Napi::Value e = hooks->make_error.Call({args[0], args[1], args[2]});
@@ -175,10 +186,14 @@ Value Send(const CallbackInfo& info) {
   int fd = fd_arg(info);
   if (info.Length() < 2 || !info[1].IsTypedArray())
     type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
+  Napi::TypedArray view = info[1].As<Napi::TypedArray>();
+  if (view.TypedArrayType() != napi_uint8_array && view.TypedArrayType() != napi_uint8_clamped_array)
+    type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
   Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
   int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
   wtf::Wait w = wait_arg(info, 3);
-  ssize_t n = wtf::sys_send(fd, data.Data(), data.ByteLength(), flags, &w);
+  // A detached buffer has no data pointer and length 0: a zero-byte send.
+  ssize_t n = wtf::sys_send(fd, data.ByteLength() ? data.Data() : nullptr, data.ByteLength(), flags, &w);
   if (n < 0) throw_wait_errno(info.Env(), static_cast<int>(-n), "send", w);
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
@@ -188,11 +203,20 @@ Value Recv(const CallbackInfo& info) {
   int max = int_arg(info, 1, "maxBytes", 1, 1 << 30);
   int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
   wtf::Wait w = wait_arg(info, 3);
-  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(info.Env(), max);
-  ssize_t n = wtf::sys_recv(fd, buf.Data(), max, flags, &w);
+  // Receive into scratch memory and copy out only what arrived: a large
+  // maxBytes costs address space (malloc leaves untouched pages alone), not
+  // a JavaScript allocation of that size.
+  uint8_t small[64 * 1024];
+  std::unique_ptr<uint8_t, void (*)(void*)> big(nullptr, free);
+  uint8_t* into = small;
+  if (static_cast<size_t>(max) > sizeof small) {
+    big.reset(static_cast<uint8_t*>(malloc(max)));
+    if (!big) throw_errno(info.Env(), ENOMEM, "recv");
+    into = big.get();
+  }
+  ssize_t n = wtf::sys_recv(fd, into, max, flags, &w);
   if (n < 0) throw_wait_errno(info.Env(), static_cast<int>(-n), "recv", w);
-  // A view of the bytes received; the rest of the allocation is dropped.
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), buf.Data(), n);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), into, n);
 }
 
 Value Shutdown(const CallbackInfo& info) {
@@ -272,7 +296,7 @@ Value SetSockOpt(const CallbackInfo& info) {
   } else if (kind == 1) {
     if (!info[4].IsNumber()) type_error(env, "The \"value\" argument must be a number");
     double s = info[4].As<Napi::Number>().DoubleValue();
-    if (!(s >= 0 && s < 1e9)) throw Napi::RangeError::New(env, "The \"value\" argument is out of range");
+    if (!(s >= 0 && s <= 1e8)) throw Napi::RangeError::New(env, "The \"value\" argument is out of range");
     r = wtf::sys_setsockopt_timeval(fd, name, s);
   } else {
     r = wtf::sys_setsockopt_linger(fd, info[4].ToBoolean(), int_arg(info, 5, "linger", 0, INT32_MAX));

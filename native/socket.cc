@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cmath>
 
 #include "posix.h"
@@ -74,7 +75,9 @@ static int timeout_for(int fd, int opt, const Wait* w) {
   if (w->timeout_ms >= 0) return w->timeout_ms;
   double s = 0;
   if (sys_getsockopt_timeval(fd, opt, &s) < 0 || s <= 0) return -1;
-  return static_cast<int>(std::ceil(s * 1000));
+  // poll(2) takes an int of milliseconds: longer timeouts are cut to ~24 days.
+  double ms = std::ceil(s * 1000);
+  return ms >= INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
 static bool is_blocking(int fd) {
@@ -133,9 +136,8 @@ int sys_connect(int fd, const Addr& a, bool resume, Wait* w) {
     socklen_t len;
     r = addr_encode(a, &ss, &len);
     if (r < 0) return r;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
-    if (errno != EINTR || !is_blocking(fd)) return -errno;
-    return -EINTR;
+    // An EINTR here leaves the handshake running; the caller resumes it.
+    return connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : -errno;
   }
   // An interrupted connect goes on in the kernel: wait for it to finish and
   // collect its result (what PEP 475 does for socket.connect).
@@ -220,6 +222,8 @@ int sys_setsockopt_timeval(int fd, int opt, double seconds) {
   timeval tv;
   tv.tv_sec = static_cast<time_t>(seconds);
   tv.tv_usec = static_cast<suseconds_t>((seconds - tv.tv_sec) * 1e6);
+  // A zero timeval means "no timeout": a tiny positive one must not become it.
+  if (seconds > 0 && tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;
   return ret(setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv));
 }
 
