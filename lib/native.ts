@@ -75,7 +75,8 @@ export interface Native {
   signalRestarts(signal: number): boolean;
   /** Puts this package's handlers back where Node or libuv replaced them. */
   reassertSignals(): void;
-  watchLoopDrain(): void;
+  /** Starts the forked child's drain watcher; returns its phase word (1: emit beforeExit, 2: exit). */
+  watchLoopDrain(): Int32Array;
 }
 
 function findAddon(): string {

@@ -4,6 +4,7 @@
  * module does about each hazard.
  */
 import { isMainThread } from 'node:worker_threads';
+import * as fs from 'node:fs';
 import * as util from 'node:util';
 import { C, native, type NativeWaitStatus } from './native';
 import { blocking, settings, signalName, sys, type BlockingOptions } from './runtime';
@@ -47,7 +48,7 @@ const forked = new Set<number>();
 
 let warnedThreads = false;
 function warnIfThreaded(): void {
-  if (warnedThreads || process.execArgv.includes('--single-threaded')) return;
+  if (warnedThreads || process.execArgv.some((a) => /^--single[-_]threaded$/.test(a))) return;
   warnedThreads = true;
   process.emitWarning(
     'fork() in a node started without --single-threaded: V8 background threads do not exist in the child, ' +
@@ -102,55 +103,88 @@ function becomeChild(): void {
 
 /**
  * _exit(2): ends the process at once with `code`, running no 'exit'
- * listeners and no Node teardown. The way out of a forked child.
+ * listeners, no Node teardown and no atexit handlers. The way out of a
+ * forked child (every other way out of a child ends here too).
+ * @throws RangeError when `code` is not an integer from 0 to 255
+ * Teaches: exit(3) tears the process down, _exit(2) just ends it.
  */
 export function _exit(code = 0): never {
   checkInt(code, 'code', 0, 255);
-  if (forkedChild) flushStdio();
   return native._exit(code);
 }
 
-function flushStdio(): void {
-  // process.stdout/stderr write synchronously to files, pipes and TTYs on
-  // Linux, so nothing is buffered in JavaScript; this is the place to drain
-  // anything that ever is.
+// Node writes to a pipe on stdout/stderr asynchronously: what the pipe
+// cannot take at once waits in libuv's queue, and _exit would drop it.
+// The child reopens such a pipe through /proc (a new open file description,
+// so the parent's O_NONBLOCK flag is left alone), clears O_NONBLOCK on it
+// and puts it in place of fd 1 or 2: every write of the child then reaches
+// the pipe before write() returns, and nothing is pending at exit. Files
+// and terminals are written synchronously by Node already; a socket cannot
+// be reopened and stays as it was.
+function makeChildStdioSynchronous(): void {
+  for (const fd of [1, 2]) {
+    try {
+      if (!fs.fstatSync(fd).isFIFO()) continue;
+      // Create the stream first: creating it later would set O_NONBLOCK again.
+      void (fd === 1 ? process.stdout : process.stderr);
+      // O_NONBLOCK only for open(): a pipe with no reader fails at once
+      // instead of blocking.
+      const own = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      native.fdFlag(own, 0, false);
+      native.dup2(own, fd);
+      native.close(own);
+    } catch {
+      // No /proc, or the reader is gone: keep the shared description.
+    }
+  }
 }
 
 let fatal: { err: unknown } | undefined;
+let exitsInstalled = false;
+
+function printFatal(err: unknown): void {
+  // What Node prints for an uncaught exception: the stack (with the error's
+  // own properties, as util.inspect shows them), then the version.
+  const text = err instanceof Error ? util.inspect(err) : `Uncaught ${util.inspect(err)}`;
+  process.stderr.write(`${text}\n\nNode.js ${process.version}\n`);
+}
 
 // In the child, Node's own teardown would join threads that only exist in
 // the parent, and hang or crash. Every exit path is routed to _exit(2).
 function installChildExits(): void {
+  makeChildStdioSynchronous();
+  // A grandchild inherits all of this from its parent, already installed.
+  if (exitsInstalled) return;
+  exitsInstalled = true;
+  // process.exit(n) emits 'exit' and then calls process.reallyExit, which
+  // would run Node's teardown: end there instead.
   const proc = process as unknown as { reallyExit: (code?: number) => void };
   proc.reallyExit = (code?: number) => native._exit((code ?? Number(process.exitCode ?? 0)) & 0xff);
-  // An uncaught exception emits 'exit' and then has C++ print it and tear
-  // down: print it here, run the remaining 'exit' listeners, and leave.
+  // An uncaught exception (or an unhandled rejection, which Node turns into
+  // one) that no listener handles makes Node emit 'exit' with status 1, and
+  // then C++ prints the error and tears down: print it here, run the 'exit'
+  // listeners that come after ours, and leave.
   process.on('uncaughtExceptionMonitor', (err) => {
     if (process.listenerCount('uncaughtException') === 0 && !process.hasUncaughtExceptionCaptureCallback())
       fatal = { err };
   });
   const onExit = (code: number): void => {
     if (!fatal) return;
-    const later = process.listeners('exit').slice(process.listeners('exit').indexOf(onExit) + 1);
-    for (const l of later) (l as (c: number) => void)(code);
-    const text = fatal.err instanceof Error && fatal.err.stack ? fatal.err.stack : util.inspect(fatal.err);
-    process.stderr.write(`Uncaught ${text}\n\nNode.js ${process.version}\n`);
-    native._exit(code & 0xff);
+    const all = process.listeners('exit');
+    for (const l of all.slice(all.indexOf(onExit) + 1)) (l as (c: number) => void)(code);
+    printFatal(fatal.err);
+    native._exit(Number(process.exitCode ?? code) & 0xff);
   };
   process.on('exit', onExit);
-  // When the event loop runs dry Node would wait for V8 tasks that died with
-  // the fork; the addon notices first and we end the child as Node would:
-  // 'beforeExit', then process.exit with the exit code.
-  let sawBeforeExit = false;
+  // When the event loop runs dry, Node would wait for V8 tasks that died
+  // with the fork. The addon's watcher notices first and asks for Node's
+  // steps one at a time: emit 'beforeExit' (whose listeners may schedule
+  // more work), then, if the loop is still dry, exit with process.exitCode.
+  const phase = native.watchLoopDrain();
   settings.onDrain = () => {
-    if (!sawBeforeExit && process.listenerCount('beforeExit') > 0) {
-      sawBeforeExit = true;
-      process.emit('beforeExit', Number(process.exitCode ?? 0));
-      return;
-    }
-    process.exit();
+    if (phase[0] === 1) process.emit('beforeExit', Number(process.exitCode ?? 0));
+    else if (phase[0] === 2) process.exit();
   };
-  native.watchLoopDrain();
 }
 
 function decode(r: NativeWaitStatus): WaitStatus {

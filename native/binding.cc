@@ -444,18 +444,38 @@ Value SignalRestarts(const CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), wtf::signals_restart_flag(int_arg(info, 0, "signal", 1, NSIG - 1)));
 }
 
-// A forked child's event loop must never run dry inside Node, whose teardown
-// path waits for V8 worker tasks that died with the fork. A ref'd prepare
-// handle keeps the loop alive; when only it is left for two turns in a row
-// (the second with a zero timeout, so pending close callbacks get to run),
-// JavaScript is told and ends the child as Node would have.
+// A forked child's event loop must never run dry inside Node: when uv_run
+// returns, Node calls NodePlatform::DrainTasks, which waits for V8 worker
+// tasks that died with the fork, forever. A ref'd prepare handle keeps
+// uv_run from returning; when nothing else would keep the loop alive for two
+// turns in a row (the second with a zero timeout, so pending close callbacks
+// get to run), JavaScript is told and ends the child as Node would have.
+//
+// Node's own sequence is: the loop runs dry, 'beforeExit' is emitted, and
+// the process exits only if the loop is still dry after it. The phase word
+// (shared with JavaScript) says which step the hook is asked for.
+int32_t drain_phase[1] = {0};  // 1 = emit 'beforeExit', 2 = exit now
+Napi::Reference<Napi::Int32Array>* drain_word = nullptr;
+
+// Whether anything but the watcher's own handles keeps the loop alive
+// (active ref'd handles, requests such as fs or threadpool work, pending
+// callbacks, handles being closed): uv_loop_alive with ours unref'd.
+bool loop_dry(uv_loop_t* loop) {
+  auto* prep = reinterpret_cast<uv_handle_t*>(hooks->drain);
+  auto* idle = reinterpret_cast<uv_handle_t*>(hooks->drain_idle);
+  uv_unref(prep);
+  uv_unref(idle);
+  bool alive = uv_loop_alive(loop) != 0;
+  uv_ref(prep);
+  uv_ref(idle);
+  return !alive;
+}
+
 void on_drain_prepare(uv_prepare_t* h) {
-  uv_loop_t* loop = h->loop;
-  unsigned ours = 1 + (uv_is_active(reinterpret_cast<uv_handle_t*>(hooks->drain_idle)) ? 1 : 0);
-  bool empty = loop->active_handles <= ours && loop->active_reqs.count == 0;
-  if (!empty || !hooks->drain_suspect) {
-    hooks->drain_suspect = empty;
-    if (empty)
+  bool dry = loop_dry(h->loop);
+  if (!dry || !hooks->drain_suspect) {
+    hooks->drain_suspect = dry;
+    if (dry)
       uv_idle_start(hooks->drain_idle, [](uv_idle_t*) {});
     else
       uv_idle_stop(hooks->drain_idle);
@@ -463,9 +483,16 @@ void on_drain_prepare(uv_prepare_t* h) {
   }
   hooks->drain_suspect = false;
   uv_idle_stop(hooks->drain_idle);
-  call_hook(hooks->on_drain);
+  drain_phase[0] = 1;
+  call_hook(hooks->on_drain);  // 'beforeExit'; its ticks and microtasks ran
+  if (loop_dry(h->loop)) {
+    drain_phase[0] = 2;
+    call_hook(hooks->on_drain);  // does not return unless JavaScript refused
+  }
+  drain_phase[0] = 0;
 }
 
+// Starts the watcher; returns the phase word (the same one every call).
 Value WatchLoopDrain(const CallbackInfo& info) {
   if (!hooks->drain) {
     hooks->drain = new uv_prepare_t;
@@ -474,7 +501,12 @@ Value WatchLoopDrain(const CallbackInfo& info) {
     uv_idle_init(hooks->loop, hooks->drain_idle);
   }
   uv_prepare_start(hooks->drain, on_drain_prepare);
-  return info.Env().Undefined();
+  if (!drain_word) {
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(info.Env(), drain_phase, sizeof drain_phase);
+    drain_word = new Napi::Reference<Napi::Int32Array>(
+        Napi::Persistent(Napi::Int32Array::New(info.Env(), 1, ab, 0)));
+  }
+  return drain_word->Value();
 }
 
 // Learns the address of libuv's signal handler by letting libuv install it
