@@ -1,0 +1,89 @@
+/**
+ * Lesson 2: fork per connection.
+ *
+ * The iterative server (examples/iterative-server.ts) serves one client at a
+ * time: while it talks to one, the next waits in the listen queue. Here the
+ * server hands each connection to a fresh process made by fork(2), and goes
+ * straight back to accept(2), so a slow client no longer holds up the rest.
+ *
+ * Both duplicate fds are closed (the child's copy of the listener, the
+ * parent's copy of the client), so each connection ends when its child hangs
+ * up. What this step deliberately leaves out is reaping: nobody calls
+ * waitpid(2), so every finished child stays in the process table as a
+ * zombie (state Z in ps) until this server itself exits. Then the zombies
+ * are handed to init (or the nearest subreaper), which reaps them. The next
+ * lessons make that visible (examples/zombies.ts) and fix it
+ * (examples/reap-loop.ts).
+ *
+ * Run it:   npm run build
+ *           node --single-threaded dist/examples/fork-per-connection.js --port 9093
+ * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
+ * Look:     ps -o pid,stat,cmd --ppid <pid printed at start>   (one Z per request)
+ * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
+ */
+import { Socket, ReuseAddr, _exit, fork, getpid } from '../lib';
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const text = i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`--${name} wants a non-negative integer, got '${text}'`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = option('port', 9093);
+const MAX_LINE = 64 * 1024;
+
+/** In the child: one line in, one line out, hang up. */
+function handleConnection(client: Socket): void {
+  let line: string;
+  try {
+    line = client.readLine(MAX_LINE); // recv(2) until a newline arrives
+  } catch (err) {
+    client.send(`ERROR: ${(err as Error).message}\n`);
+    client.close();
+    return;
+  }
+  client.send(`SERVED BY Node: ${line}\n`); // send(2)
+  client.close(); // close(2): the child holds the last copy, so the client sees EOF
+}
+
+function main(): void {
+  const listener = new Socket(); // socket(2)
+  listener.setSockOpt(ReuseAddr, true); // setsockopt(2) SO_REUSEADDR
+  listener.bindAddr(port); // bind(2)
+  listener.listen(); // listen(2)
+  const [host] = listener.getLocalAddr(); // getsockname(2)
+  console.log(`Listening on: ${host}:${port}`);
+  console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
+
+  // No signal handlers at all: nothing interrupts accept(2), and no one ever
+  // collects a child's exit status.
+  for (;;) {
+    const client = listener.accept(); // accept(2): blocks until a client connects
+
+    // fork(2): from here on two processes run this code. Each holds its own
+    // copy of BOTH fds, pointing at the same open sockets in the kernel.
+    const pid = fork();
+    if (pid === 0) {
+      // The child serves; it has no business with the listener.
+      listener.close();
+      handleConnection(client);
+      // _exit(2) rather than process.exit(): Node's teardown would wait for
+      // threads that were not copied into this process (docs/fork-in-node.md).
+      // The exit status now waits in the kernel for a waitpid(2) that never
+      // comes: this child is a zombie from here on.
+      _exit(0);
+    }
+    // The parent drops its copy of the connection at once. A TCP connection
+    // ends only when every fd for it is closed, so without this the client
+    // would get its reply but never EOF (see examples/zombies.ts --no-close).
+    client.close();
+  }
+}
+
+main();

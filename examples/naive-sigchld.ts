@@ -1,0 +1,112 @@
+/**
+ * Lesson 4: reaping with a SIGCHLD handler, done naively. It crashes.
+ *
+ * When a child exits, the kernel sends its parent SIGCHLD (signal(7)). So
+ * the obvious fix for zombies is a SIGCHLD handler that calls waitpid(2).
+ * This one has two mistakes:
+ *
+ * 1. The accept loop does not expect EINTR. The handler is installed with
+ *    signal(2) semantics and no SA_RESTART (sigaction(2)), so when SIGCHLD
+ *    arrives while the parent sits in accept(2), the kernel runs the handler
+ *    and then makes accept(2) fail with EINTR ("Interruption of system calls
+ *    and library functions by signal handlers" in signal(7)). Here that
+ *    failure is InterruptedError, and nothing catches it: the first child
+ *    that exits takes the server down, right after its client got a reply.
+ *    (Python did the same until PEP 475; C code checks for EINTR by hand.)
+ *
+ * 2. The handler reaps ONE child per signal. Signals are not queued: while
+ *    SIGCHLD is pending, more children exiting do not add more SIGCHLDs. If
+ *    three children exit together, the handler may run once, reap one, and
+ *    leave two zombies. Start it with --catch-eintr to get past mistake 1
+ *    and watch mistake 2 under load (examples/client.ts), with
+ *        ps -o pid,stat,cmd --ppid <pid>
+ *
+ * examples/reap-loop.ts fixes both.
+ *
+ * Run it:   npm run build
+ *           node --single-threaded dist/examples/naive-sigchld.js
+ * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
+ *           (you get the reply; the server prints "Worker <pid> is shutting
+ *           down" and then dies of "InterruptedError: accept EINTR", status 1)
+ * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/naive-sigchld.js
+ *           shows accept(3) = -1 EINTR (Interrupted system call)
+ */
+import { InterruptedError, ReuseAddr, Socket, WNOHANG, _exit, fork, getpid, signal, waitpid } from '../lib';
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const text = i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`--${name} wants a non-negative integer, got '${text}'`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = option('port', 9093);
+const catchEintr = process.argv.includes('--catch-eintr');
+const MAX_LINE = 64 * 1024;
+
+function handleConnection(client: Socket): void {
+  let line: string;
+  try {
+    line = client.readLine(MAX_LINE);
+  } catch (err) {
+    client.send(`ERROR: ${(err as Error).message}\n`);
+    client.close();
+    return;
+  }
+  client.send(`SERVED BY Node: ${line}\n`);
+  client.close();
+}
+
+/**
+ * The naive handler: one waitpid(2) per SIGCHLD. WNOHANG keeps it from
+ * blocking if there is nothing to collect after all.
+ */
+function reapOne(): void {
+  const { pid } = waitpid(-1, WNOHANG);
+  if (pid > 0) console.log(`Worker ${pid} is shutting down`);
+}
+
+function main(): void {
+  const listener = new Socket();
+  listener.setSockOpt(ReuseAddr, true);
+  listener.bindAddr(port);
+  listener.listen();
+  const [host] = listener.getLocalAddr();
+  console.log(`Listening on: ${host}:${port}`);
+  console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
+
+  // signal(2): no SA_RESTART, so the handler interrupts accept(2).
+  signal('SIGCHLD', reapOne);
+
+  for (;;) {
+    let client: Socket;
+    if (catchEintr) {
+      try {
+        client = listener.accept();
+      } catch (err) {
+        if (err instanceof InterruptedError) continue;
+        throw err;
+      }
+    } else {
+      // The mistake: accept(2) can fail with EINTR once any handler exists,
+      // and this loop does not expect it. The InterruptedError escapes
+      // main() and Node ends the process with status 1.
+      client = listener.accept();
+    }
+
+    const pid = fork();
+    if (pid === 0) {
+      listener.close();
+      handleConnection(client);
+      _exit(0); // the parent gets SIGCHLD now
+    }
+    client.close();
+  }
+}
+
+main();
