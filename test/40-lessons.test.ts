@@ -1,0 +1,298 @@
+/**
+ * The lesson examples, each started as a real process from dist/examples
+ * (node --single-threaded), talked to over TCP on a free loopback port, and
+ * judged by its replies, its output, its children in /proc and its exit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { askLine, childrenOf, freePort, root, zombiesOf } from './helpers';
+
+interface Running {
+  child: ChildProcess;
+  pid: number;
+  out: () => string;
+  err: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: number[] = [];
+
+function example(name: string): string {
+  return path.join(root, 'dist', 'examples', `${name}.js`);
+}
+
+/** Starts an example; every pid is recorded so afterEach can kill what is left. */
+function start(name: string, args: string[], singleThreaded = true): Running {
+  const child = spawn(process.execPath, [...(singleThreaded ? ['--single-threaded'] : []), example(name), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  started.push(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, pid: child.pid, out: () => out, err: () => err, exited };
+}
+
+function alive(pid: number): boolean {
+  return fs.existsSync(`/proc/${pid}`);
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `ms`. */
+async function until<T>(what: string, check: () => T | undefined | false, ms = 15000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function listening(r: Running, port: number): Promise<void> {
+  await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
+    r.out().includes(`Listening on: 0.0.0.0:${port}`),
+  );
+}
+
+/** Resolves with how the process ended, or kills it by pid and fails after `ms`. */
+async function exitOf(r: Running, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      r.child.kill('SIGKILL');
+      reject(new Error(`pid ${r.pid} did not exit within ${ms} ms:\n${r.out()}${r.err()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([r.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs examples/client.js to its end. */
+async function runClient(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const r = start('client', args, false);
+  const { code } = await exitOf(r, 90000);
+  return { code, out: r.out(), err: r.err() };
+}
+
+/**
+ * Opens a connection and sends a line; resolves with the reply as soon as it
+ * is complete, and reports separately whether end of stream came.
+ */
+function openAndAsk(port: number, line: string): { reply: Promise<string>; ended: Promise<void>; socket: net.Socket } {
+  const socket = net.connect(port, '127.0.0.1');
+  let data = '';
+  let gotReply: (s: string) => void = () => {};
+  const reply = new Promise<string>((resolve) => (gotReply = resolve));
+  const ended = new Promise<void>((resolve) => socket.on('end', () => resolve()));
+  socket.on('connect', () => socket.write(`${line}\n`));
+  socket.on('data', (d) => {
+    data += d;
+    if (data.endsWith('\n')) gotReply(data);
+  });
+  socket.on('error', () => {});
+  return { reply, ended, socket };
+}
+
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    if (!alive(pid)) continue;
+    // Children first (prefork workers), then the process itself.
+    for (const c of childrenOf(pid)) {
+      try {
+        process.kill(c, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+describe('fork-per-connection', () => {
+  test('serves several connections and, never reaping, leaves one zombie per connection', async () => {
+    const port = await freePort();
+    const r = start('fork-per-connection', ['--port', String(port)]);
+    await listening(r, port);
+    for (let i = 0; i < 3; i++) expect(await askLine(port, `seq ${i}`)).toBe(`SERVED BY Node: seq ${i}\n`);
+    const together = await Promise.all([0, 1, 2, 3].map((i) => askLine(port, `par ${i}`)));
+    expect(together).toEqual([0, 1, 2, 3].map((i) => `SERVED BY Node: par ${i}\n`));
+    const zombies = await until('7 zombies', () => zombiesOf(r.pid).length >= 7 && zombiesOf(r.pid));
+    expect(zombies).toHaveLength(7);
+    expect(r.out()).toContain(`ps -o pid,stat,cmd --ppid ${r.pid}`);
+    r.child.kill('SIGTERM');
+    expect(await exitOf(r)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+});
+
+describe('zombies', () => {
+  test('shows Z-state children while running, then reaps them and exits 0 after --max', async () => {
+    const port = await freePort();
+    const r = start('zombies', ['--port', String(port), '--max', '4']);
+    await listening(r, port);
+    // Output may arrive in several chunks: wait for the hint line itself.
+    await until('the ps hint', () => r.out().includes(`ps -o pid,stat,cmd --ppid ${r.pid}`));
+    for (let i = 0; i < 3; i++) expect(await askLine(port, `z ${i}`)).toBe(`SERVED BY Node: z ${i}\n`);
+    const zombies = await until('3 zombies', () => zombiesOf(r.pid).length === 3 && zombiesOf(r.pid));
+    // The same children, as ps would list them: state Z.
+    for (const z of zombies) {
+      const stat = fs.readFileSync(`/proc/${z}/stat`, 'utf8');
+      expect(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]).toBe('Z');
+    }
+    expect(alive(r.pid)).toBe(true);
+    expect(await askLine(port, 'last')).toBe('SERVED BY Node: last\n');
+    expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+    expect(r.out()).toContain('Reaped 4 zombies');
+    for (const z of zombies) expect(alive(z)).toBe(false);
+  });
+
+  test('--no-close: the reply arrives, but end of stream only when the parent lets go of its copy', async () => {
+    const port = await freePort();
+    const r = start('zombies', ['--port', String(port), '--max', '2', '--no-close']);
+    await listening(r, port);
+    const first = openAndAsk(port, 'held');
+    expect(await first.reply).toBe('SERVED BY Node: held\n');
+    // The child has replied, closed its copy and exited (a zombie now); the
+    // parent's copy keeps the connection open.
+    await until('the first child to exit', () => zombiesOf(r.pid).length === 1);
+    const early = await Promise.race([
+      first.ended.then(() => 'ended'),
+      new Promise((res) => setTimeout(() => res('still open'), 700)),
+    ]);
+    expect(early).toBe('still open');
+    expect(r.out()).toMatch(/#1: child \d+; parent still holds fd \d+/);
+    // The second connection reaches --max: the parent closes its copies and
+    // the first client finally sees EOF.
+    expect(await askLine(port, 'second')).toBe('SERVED BY Node: second\n');
+    await first.ended;
+    first.socket.destroy();
+    expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+    expect(r.out()).toContain('Reaped 2 zombies');
+  });
+});
+
+describe('naive-sigchld', () => {
+  test('the first child that exits interrupts accept(2), and the uncaught InterruptedError ends the server', async () => {
+    const port = await freePort();
+    const r = start('naive-sigchld', ['--port', String(port)]);
+    await listening(r, port);
+    expect(await askLine(port, 'only one')).toBe('SERVED BY Node: only one\n');
+    const end = await exitOf(r);
+    expect(end).toEqual({ code: 1, signal: null });
+    expect(r.out()).toMatch(/Worker \d+ is shutting down/);
+    expect(r.err()).toContain('InterruptedError: accept EINTR');
+    expect(r.err()).toContain("code: 'EINTR'");
+  });
+});
+
+describe('reap-loop', () => {
+  test('serves 200 connections from the load client, leaves no zombie, and keeps running', async () => {
+    const port = await freePort();
+    const r = start('reap-loop', ['--port', String(port)]);
+    await listening(r, port);
+    const c = await runClient(['--port', String(port), '--connections', '200', '--concurrency', '8']);
+    expect(c.err).toBe('');
+    expect(c.out).toMatch(/^ok=200 errors=0 elapsed=[\d.]+s rate=\d+\/s$/m);
+    expect(c.code).toBe(0);
+    await until('every child reaped', () => zombiesOf(r.pid).length === 0 && childrenOf(r.pid).length === 0);
+    expect(r.out().match(/Worker \d+ is shutting down/g)).toHaveLength(200);
+    expect(alive(r.pid)).toBe(true);
+    expect(await askLine(port, 'still here')).toBe('SERVED BY Node: still here\n');
+    r.child.kill('SIGTERM');
+    expect(await exitOf(r)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+});
+
+describe('client', () => {
+  test('reports errors and exits non-zero when replies are wrong or missing', async () => {
+    // A server that answers with the wrong prefix (and reads what comes, so
+    // that it sees the client's end of stream and its sockets close).
+    const port = await freePort();
+    const srv = net.createServer((s) => s.resume().end('SERVED BY Someone: else\n'));
+    await new Promise<void>((res) => srv.listen(port, '127.0.0.1', () => res()));
+    try {
+      const c = await runClient(['--port', String(port), '--connections', '5', '--concurrency', '2']);
+      expect(c.out).toMatch(/^ok=0 errors=5 /m);
+      expect(c.err).toContain('expected "SERVED BY Node: hello');
+      expect(c.code).toBe(1);
+    } finally {
+      await new Promise((res) => srv.close(res));
+    }
+    // Nothing listening at all.
+    const closed = await freePort();
+    const c = await runClient(['--port', String(closed), '--connections', '3', '--concurrency', '3']);
+    expect(c.out).toMatch(/^ok=0 errors=3 /m);
+    expect(c.err).toContain('ECONNREFUSED');
+    expect(c.code).toBe(1);
+  });
+});
+
+describe('prefork-server', () => {
+  function workerPids(r: Running): number[] {
+    return [...r.out().matchAll(/Worker (\d+) started/g)].map((m) => Number(m[1]));
+  }
+
+  test('2 workers serve 2,000 connections, a killed worker is replaced, SIGTERM stops all with status 0', async () => {
+    const port = await freePort();
+    const r = start('prefork-server', ['--port', String(port), '--workers', '2']);
+    await listening(r, port);
+    const first = await until('2 workers', () => workerPids(r).length === 2 && workerPids(r));
+    expect(childrenOf(r.pid).sort()).toEqual([...first].sort());
+
+    const load = await runClient(['--port', String(port), '--connections', '2000', '--concurrency', '16']);
+    expect(load.out).toMatch(/^ok=2000 errors=0 /m);
+    expect(load.code).toBe(0);
+
+    // Kill one worker outright: the parent's SIGCHLD handler reaps it and forks a new one.
+    process.kill(first[0], 'SIGKILL');
+    await until('a replacement worker', () => workerPids(r).length === 3);
+    const replacement = workerPids(r)[2];
+    expect(r.out()).toContain(`Worker ${first[0]} died (killed by SIGKILL)`);
+    expect(first).not.toContain(replacement);
+    await until('the dead worker gone', () => !alive(first[0]));
+    expect(childrenOf(r.pid).sort()).toEqual([first[1], replacement].sort());
+    const after = await runClient(['--port', String(port), '--connections', '300', '--concurrency', '8']);
+    expect(after.out).toMatch(/^ok=300 errors=0 /m);
+
+    r.child.kill('SIGTERM');
+    expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+    expect(r.out()).toContain(`Worker ${first[1]} is shutting down`);
+    expect(r.out()).toContain(`Worker ${replacement} is shutting down`);
+    for (const pid of [r.pid, ...first, replacement]) expect(alive(pid)).toBe(false);
+  });
+
+  test('SIGTERM while a worker waits for a slow client: that client still gets its reply', async () => {
+    const port = await freePort();
+    const r = start('prefork-server', ['--port', String(port), '--workers', '2']);
+    await listening(r, port);
+    const workers = await until('2 workers', () => workerPids(r).length === 2 && workerPids(r));
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.on('data', (d) => (data += d));
+    const ended = new Promise<void>((res) => s.on('end', () => res()));
+    await new Promise<void>((res) => s.on('connect', () => res()));
+    // Let a worker accept it and start waiting for the line.
+    await new Promise((res) => setTimeout(res, 300));
+    r.child.kill('SIGTERM');
+    await until('the stop message', () => r.out().includes('stopping 2 workers'));
+    await new Promise((res) => setTimeout(res, 300));
+    s.write('late line\n');
+    await ended;
+    expect(data).toBe('SERVED BY Node: late line\n');
+    expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+    for (const pid of [r.pid, ...workers]) expect(alive(pid)).toBe(false);
+  });
+});
