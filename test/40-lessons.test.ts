@@ -208,6 +208,8 @@ describe('reap-loop', () => {
     expect(c.out).toMatch(/^ok=200 errors=0 elapsed=[\d.]+s rate=\d+\/s$/m);
     expect(c.code).toBe(0);
     await until('every child reaped', () => zombiesOf(r.pid).length === 0 && childrenOf(r.pid).length === 0);
+    // One line per reaped child (the last lines may still be in the pipe).
+    await until('200 reaped lines', () => (r.out().match(/Worker \d+ is shutting down/g) ?? []).length >= 200);
     expect(r.out().match(/Worker \d+ is shutting down/g)).toHaveLength(200);
     expect(alive(r.pid)).toBe(true);
     expect(await askLine(port, 'still here')).toBe('SERVED BY Node: still here\n');
