@@ -171,10 +171,16 @@ export function makeError(errno: number, syscall: string, info: PosixErrorInfo =
 
 /**
  * True when `err` is a system error with that code (`'EMFILE'`) or errno
- * number, whatever its class.
+ * number, whatever its class. Names that share a number on this platform
+ * match each other: `isErrno(err, 'EWOULDBLOCK')` is true for EAGAIN, and
+ * `'EOPNOTSUPP'` for ENOTSUP. Works on Node's own errors too (whose errno
+ * is negative).
  */
 export function isErrno(err: unknown, code: string | number): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; errno?: unknown };
-  return typeof code === 'number' ? e.errno === code || e.errno === -code : e.code === code;
+  if (typeof code === 'number') return e.errno === code || e.errno === -code;
+  if (e.code === code) return true;
+  const n = errnoNames[code];
+  return n !== undefined && typeof e.errno === 'number' && Math.abs(e.errno) === n;
 }

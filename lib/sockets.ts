@@ -608,8 +608,6 @@ function checkWaitOptions<T extends BlockingOptions>(options: T | undefined): T 
   return o;
 }
 
-export { checkWaitOptions };
-
 // ---- small process facts the blog's server prints ------------------------------
 
 /** getpid(2): this process's id (a forked child sees its own). */

@@ -140,8 +140,13 @@ wtf::Wait wait_arg(const CallbackInfo& info, size_t i) {
 // ---- sockets -------------------------------------------------------------
 
 Value Socket(const CallbackInfo& info) {
-  int r = wtf::sys_socket(int_arg(info, 0, "domain", 0, 1 << 16), int_arg(info, 1, "type", 0, 1 << 16),
-                          int_arg(info, 2, "flags", 0, INT32_MAX));
+  // Arguments are read one statement at a time, first to last, so the
+  // error names the first bad one (the order of evaluation of a call's
+  // arguments is unspecified in C++).
+  int domain = int_arg(info, 0, "domain", 0, 1 << 16);
+  int type = int_arg(info, 1, "type", 0, 1 << 16);
+  int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
+  int r = wtf::sys_socket(domain, type, flags);
   check(info.Env(), r, "socket");
   return Napi::Number::New(info.Env(), r);
 }
@@ -155,7 +160,9 @@ Value Bind(const CallbackInfo& info) {
 }
 
 Value Listen(const CallbackInfo& info) {
-  check(info.Env(), wtf::sys_listen(fd_arg(info), int_arg(info, 1, "backlog", 0, INT32_MAX)), "listen");
+  int fd = fd_arg(info);
+  int backlog = int_arg(info, 1, "backlog", 0, INT32_MAX);
+  check(info.Env(), wtf::sys_listen(fd, backlog), "listen");
   return info.Env().Undefined();
 }
 
@@ -220,7 +227,9 @@ Value Recv(const CallbackInfo& info) {
 }
 
 Value Shutdown(const CallbackInfo& info) {
-  check(info.Env(), wtf::sys_shutdown(fd_arg(info), int_arg(info, 1, "how", 0, 2)), "shutdown");
+  int fd = fd_arg(info);
+  int how = int_arg(info, 1, "how", 0, 2);
+  check(info.Env(), wtf::sys_shutdown(fd, how), "shutdown");
   return info.Env().Undefined();
 }
 
@@ -245,11 +254,11 @@ Value Pair(Napi::Env env, const int fds[2]) {
 }
 
 Value SocketPair(const CallbackInfo& info) {
+  int domain = int_arg(info, 0, "domain", 0, 1 << 16);
+  int type = int_arg(info, 1, "type", 0, 1 << 16);
+  int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
   int sv[2];
-  check(info.Env(),
-        wtf::sys_socketpair(int_arg(info, 0, "domain", 0, 1 << 16), int_arg(info, 1, "type", 0, 1 << 16),
-                            int_arg(info, 2, "flags", 0, INT32_MAX), sv),
-        "socketpair");
+  check(info.Env(), wtf::sys_socketpair(domain, type, flags, sv), "socketpair");
   return Pair(info.Env(), sv);
 }
 
@@ -266,7 +275,9 @@ Value Dup(const CallbackInfo& info) {
 }
 
 Value Dup2(const CallbackInfo& info) {
-  int r = wtf::sys_dup2(fd_arg(info), fd_arg(info, 1, "newFd"));
+  int fd = fd_arg(info);
+  int fd2 = fd_arg(info, 1, "newFd");
+  int r = wtf::sys_dup2(fd, fd2);
   check(info.Env(), r, "dup2");
   return Napi::Number::New(info.Env(), r);
 }
@@ -503,8 +514,8 @@ Value WatchLoopDrain(const CallbackInfo& info) {
   uv_prepare_start(hooks->drain, on_drain_prepare);
   if (!drain_word) {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(info.Env(), drain_phase, sizeof drain_phase);
-    drain_word = new Napi::Reference<Napi::Int32Array>(
-        Napi::Persistent(Napi::Int32Array::New(info.Env(), 1, ab, 0)));
+    drain_word =
+        new Napi::Reference<Napi::Int32Array>(Napi::Persistent(Napi::Int32Array::New(info.Env(), 1, ab, 0)));
   }
   return drain_word->Value();
 }
