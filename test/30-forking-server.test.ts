@@ -1,0 +1,305 @@
+/**
+ * examples/forking-server.js as a real process: its banner, one exact reply,
+ * a burst of connections from 16 concurrent clients while another process
+ * pelts it with SIGCHLD, and afterwards no zombie and no leaked fd; then the
+ * shutdown paths (SIGTERM to the server, SIGINT to its process group as a
+ * terminal's Ctrl-C would) while children are still lingering or still
+ * reading, each of which must finish its reply before the server exits 0.
+ *
+ * WTF_LOAD_CONNECTIONS overrides the size of the burst (default 1000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { askLine, childrenOf, fdCount, freePort, root, zombiesOf } from './helpers';
+
+const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? 1000);
+const CONCURRENCY = 16;
+
+interface Running {
+  child: ChildProcess;
+  pid: number;
+  out: () => string;
+  err: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: number[] = [];
+
+/**
+ * Starts an example from dist/examples. `group` puts it in a process group
+ * of its own (setsid), so a signal to the group reaches it and its children
+ * only, as Ctrl-C in a terminal reaches a foreground job.
+ */
+function start(name: string, args: string[], opts: { singleThreaded?: boolean; group?: boolean } = {}): Running {
+  const file = path.join(root, 'dist', 'examples', `${name}.js`);
+  const flags = opts.singleThreaded === false ? [] : ['--single-threaded'];
+  const child = spawn(process.execPath, [...flags, file, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  started.push(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, pid: child.pid, out: () => out, err: () => err, exited };
+}
+
+function alive(pid: number): boolean {
+  try {
+    // A zombie still has a /proc entry; only a live process counts.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns something other than undefined/false, or fails after `ms`. */
+async function until<T>(what: string, check: () => T | undefined | false, ms = 15000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleepMs(25);
+  }
+}
+
+/** Resolves with how the process ended, or kills it by pid and fails after `ms`. */
+async function exitOf(r: Running, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      r.child.kill('SIGKILL');
+      reject(new Error(`pid ${r.pid} did not exit within ${ms} ms:\n${r.out()}${r.err()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([r.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function startServer(port: number, args: string[], group = false): Promise<Running> {
+  const r = start('forking-server', ['--port', String(port), ...args], { group });
+  await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
+    r.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+  );
+  return r;
+}
+
+/** The pids the server reported reaping, in order. */
+function reaped(out: string): number[] {
+  return [...out.matchAll(/^Worker (\d+) is shutting down$/gm)].map((m) => Number(m[1]));
+}
+
+/**
+ * Sends SIGCHLD storms from a separate process (bash's builtin kill, so each
+ * signal is one kill(2) and no fork) until `stop()` says so: at most `storms`
+ * storms of `perStorm` signals each. Resolves with the number of signals the
+ * storms reported sent.
+ */
+async function sigchldStorms(pid: number, stop: () => boolean, storms: number, perStorm: number): Promise<number> {
+  let sent = 0;
+  for (let i = 0; i < storms && !stop(); i++) {
+    const script = `n=0; for ((i=0;i<${perStorm};i++)); do kill -CHLD ${pid} 2>/dev/null || break; n=$((n+1)); done; echo $n`;
+    const storm = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    storm.stdout.on('data', (d) => (out += d));
+    await new Promise<void>((resolve) => storm.on('close', () => resolve()));
+    sent += Number(out.trim()) || 0;
+    await sleepMs(20);
+  }
+  return sent;
+}
+
+/** Polls an async `check` until it returns true, or fails after `ms`. */
+async function untilAsync(what: string, check: () => Promise<boolean>, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleepMs(25);
+  }
+}
+
+/** Connects and hangs up at once; resolves with 'connected' or the error code. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+}
+
+/**
+ * Opens a connection and, only when told, sends a line; resolves with
+ * everything received up to end of stream.
+ */
+function openLater(port: number): { connected: Promise<void>; send: (line: string) => void; reply: Promise<string> } {
+  const s = net.connect(port, '127.0.0.1');
+  let data = '';
+  const connected = new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  const reply = new Promise<string>((resolve, reject) => {
+    s.setTimeout(20000, () => s.destroy(new Error('no reply within 20 s')));
+    s.on('data', (d) => (data += d));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+  return { connected, send: (line) => s.write(`${line}\n`), reply };
+}
+
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    if (!alive(pid)) continue;
+    for (const c of childrenOf(pid)) {
+      try {
+        process.kill(c, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+describe('forking-server --linger 0 under load', () => {
+  test(`one exact reply, then ${CONNECTIONS} connections from ${CONCURRENCY} clients through SIGCHLD storms: no error, no zombie, no leaked fd`, async () => {
+    const port = await freePort();
+    const server = await startServer(port, ['--linger', '0']);
+
+    expect(await askLine(port, 'hello')).toBe('SERVED BY Node: hello\n');
+    // That child has gone (linger 0) and been reaped: the baseline state.
+    await until(
+      'the first child reaped',
+      () => reaped(server.out()).length === 1 && childrenOf(server.pid).length === 0,
+    );
+    const fdsBefore = fdCount(server.pid);
+
+    const clientFile = path.join(root, 'dist', 'examples', 'client.js');
+    const client = spawn(
+      process.execPath,
+      [
+        clientFile,
+        '--port',
+        String(port),
+        '--connections',
+        String(CONNECTIONS),
+        '--concurrency',
+        String(CONCURRENCY),
+        '--timeout',
+        '100',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let clientOut = '';
+    let clientErr = '';
+    client.stdout.on('data', (d) => (clientOut += d));
+    client.stderr.on('data', (d) => (clientErr += d));
+    let clientDone = false;
+    const clientExit = new Promise<number | null>((resolve) =>
+      client.on('close', (code) => {
+        clientDone = true;
+        resolve(code);
+      }),
+    );
+
+    // Let some connections get going, then storm while the rest are served.
+    await sleepMs(300);
+    const signalsSent = await sigchldStorms(server.pid, () => clientDone, 40, 500);
+    const clientCode = await clientExit;
+
+    expect({ code: clientCode, err: clientErr }).toEqual({ code: 0, err: '' });
+    expect(clientOut).toMatch(new RegExp(`^ok=${CONNECTIONS} errors=0 `));
+    expect(signalsSent).toBeGreaterThan(0);
+    expect(alive(server.pid)).toBe(true);
+
+    // Every connection had a child, and every child was reaped by the handler.
+    await until(
+      `${CONNECTIONS + 1} children reaped (got ${reaped(server.out()).length})`,
+      () => reaped(server.out()).length === CONNECTIONS + 1,
+      30000,
+    );
+    expect(new Set(reaped(server.out())).size).toBe(CONNECTIONS + 1);
+    expect(childrenOf(server.pid)).toEqual([]);
+    expect(zombiesOf(server.pid)).toEqual([]);
+    expect(fdCount(server.pid)).toBe(fdsBefore);
+    // Still serving after all that.
+    expect(await askLine(port, 'after')).toBe('SERVED BY Node: after\n');
+    expect(server.err()).toBe('');
+
+    server.child.kill('SIGTERM');
+    expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+    expect(server.out()).toContain(`Quitting process ${server.pid}\n`);
+  });
+});
+
+describe('forking-server with the default 3 s linger: clean shutdown', () => {
+  /**
+   * Three clients get their replies (their children then linger), a fourth
+   * has connected but not yet sent its line when the signal comes. The
+   * server must stop accepting, keep waiting for all four children, and the
+   * fourth must still get its reply.
+   */
+  async function shutdownWhileChildrenLinger(how: 'SIGTERM' | 'SIGINT'): Promise<void> {
+    const port = await freePort();
+    const server = await startServer(port, [], how === 'SIGINT');
+
+    const answered = await Promise.all(['a', 'b', 'c'].map((l) => askLine(port, `${how} ${l}`)));
+    expect(answered).toEqual(['a', 'b', 'c'].map((l) => `SERVED BY Node: ${how} ${l}\n`));
+    const late = openLater(port);
+    await late.connected;
+    const kids = await until('four children alive', () => {
+      const c = childrenOf(server.pid);
+      return c.length === 4 && c;
+    });
+
+    if (how === 'SIGTERM') process.kill(server.pid, 'SIGTERM');
+    // Ctrl-C: the whole process group, children included (they ignore it).
+    else process.kill(-server.pid, 'SIGINT');
+    await until('"Quitting process"', () => server.out().includes(`Quitting process ${server.pid}\n`));
+
+    // The listener is closed right after that line: new clients are refused.
+    await untilAsync('the port to refuse connections', async () => (await tryConnect(port)) === 'ECONNREFUSED');
+
+    // The server waits for its lingering workers instead of leaving them.
+    await sleepMs(300);
+    expect(alive(server.pid)).toBe(true);
+    expect(kids.every(alive)).toBe(true);
+
+    late.send(`${how} late`);
+    expect(await late.reply).toBe(`SERVED BY Node: ${how} late\n`);
+    const repliedAt = Date.now();
+
+    expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+    // It left only after the last child's linger (3 s after its reply).
+    expect(Date.now() - repliedAt).toBeGreaterThan(2000);
+    expect(reaped(server.out()).sort((x, y) => x - y)).toEqual([...kids].sort((x, y) => x - y));
+    expect(kids.filter(alive)).toEqual([]);
+    expect(server.err()).toBe('');
+  }
+
+  test('SIGTERM: stops accepting, every child finishes its reply, exit 0, no child left', async () => {
+    await shutdownWhileChildrenLinger('SIGTERM');
+  });
+
+  test('SIGINT to the process group: the same', async () => {
+    await shutdownWhileChildrenLinger('SIGINT');
+  });
+});
