@@ -86,9 +86,6 @@ function ask(port: number, line: string): Promise<{ reply: string; localPort: nu
   });
 }
 
-/** Escapes a string for use inside a RegExp. */
-const re = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 describe('WTF_TRACE=1 on the forking server', () => {
   test('accept, fork, the child’s recv/send/close under its own pid, the reap', async () => {
     const port = await freePort();
