@@ -1,0 +1,110 @@
+/**
+ * Lesson 1: the iterative server. One process, one loop, one client at a
+ * time: wait for a connection, read a line, answer it, hang up, wait again.
+ * Every later lesson (forking, reaping, signals) exists because of what this
+ * one cannot do: while it serves one client, every other client waits in
+ * the kernel's listen queue.
+ *
+ * Run it:   node dist/examples/iterative-server.js            (port 9093)
+ *           node dist/examples/iterative-server.js --port 9200 --host 127.0.0.1
+ *           PORT=9200 node dist/examples/iterative-server.js
+ * Try it:   printf 'hi\n' | nc 127.0.0.1 9093
+ * Watch it: WTF_TRACE=1 node dist/examples/iterative-server.js  (each system call as strace shows it)
+ * Stop it:  Ctrl-C. No handler is installed: SIGINT and SIGTERM keep their
+ *           default action, which ends the process even in the middle of a
+ *           blocking accept(2).
+ *
+ * In your own project, import from 'what-the-fork' instead of '../lib'.
+ */
+import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib';
+
+// ---- settings: --port N (or PORT), --host ADDRESS (or HOST) ------------------
+
+function setting(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
+}
+
+const portText = setting('port') ?? '9093';
+const port = Number(portText);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`--port wants a number from 0 to 65535, got '${portText}'`);
+  process.exit(2);
+}
+// The empty host means every interface (0.0.0.0), as the original binds.
+const host = setting('host') ?? '';
+// A client may send at most this many bytes before its newline.
+const MAX_LINE = 64 * 1024;
+// How long one client may keep the whole server waiting for its line.
+const CLIENT_TIMEOUT_SECONDS = 30;
+
+// socket(2): asks the kernel for a TCP endpoint (AF_INET, SOCK_STREAM) and
+// gets back a small integer, a file descriptor. Nothing is on the network yet.
+const server = new Socket();
+
+// setsockopt(2) with SO_REUSEADDR (see socket(7)): after a restart, the old
+// server's connections linger in TIME_WAIT for a minute or so. Without this
+// option bind(2) would refuse the port until they are gone.
+server.setSockOpt(ReuseAddr, true);
+
+// bind(2): attaches the socket to a local address and port. This is where
+// "address already in use" (EADDRINUSE) shows up if another process holds it.
+server.bindAddr(port, host);
+
+// listen(2): turns the socket into a passive one. From here on the kernel
+// completes TCP handshakes by itself and queues the finished connections,
+// whether or not we are calling accept(2) at the moment.
+server.listen();
+
+// getsockname(2): asks which address the socket really got (with --port 0
+// the kernel picks a free port, and this is how to learn which).
+const [boundHost, boundPort] = server.getLocalAddr();
+console.log(`Listening on: ${boundHost}:${boundPort}`);
+
+// ---- the loop ------------------------------------------------------------------
+
+// One Socket object is reused for every client: accept fills it in, close
+// empties it, like the client variable of the original program.
+const client = new Socket();
+
+for (;;) {
+  // accept(2): blocks until the listen queue has a connection, then hands
+  // it over as a brand-new fd. The listening fd itself never carries data.
+  try {
+    server.accept(client);
+  } catch (err) {
+    // ECONNABORTED: the client gave up while still in the queue. Not our
+    // problem; anything else (EMFILE, say) is, and ends the server.
+    if (err instanceof ConnectionAbortedError) continue;
+    throw err;
+  }
+  try {
+    // setsockopt(2) SO_RCVTIMEO: one client that connects and says nothing
+    // would otherwise stall every other client behind it; the timeout turns
+    // that into an error for this client alone.
+    client.setSockOpt('SO_RCVTIMEO', CLIENT_TIMEOUT_SECONDS);
+
+    // recv(2), as often as needed: TCP delivers a stream of bytes, not
+    // lines, so readLine buffers what arrives until it sees "\n" (or the
+    // client hangs up). The limit keeps a client from making us buffer
+    // without end.
+    const line = client.readLine(MAX_LINE);
+
+    // send(2): the kernel may take fewer bytes than offered; Socket.send
+    // calls it again until everything is queued. A peer that already left
+    // gives EPIPE as an error, never a SIGPIPE that would kill the server.
+    client.send(`SERVED BY Node: ${line}\n`);
+  } catch (err) {
+    // One client's trouble (it reset the connection, timed out, sent a
+    // huge line) is no reason to stop serving the next one.
+    if (err instanceof PosixError || err instanceof LineTooLongError) {
+      console.error(`client error: ${err.message}`);
+    } else {
+      throw err;
+    }
+  } finally {
+    // close(2): releases the fd. With no other copy of it open, the kernel
+    // sends FIN and the client reads end of stream after our reply.
+    client.close();
+  }
+}

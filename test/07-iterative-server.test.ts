@@ -1,0 +1,116 @@
+/**
+ * Lesson 1 as a user runs it: the compiled iterative server as a real
+ * process on a free port, several clients one after another, its output,
+ * and SIGTERM ending it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { askLine, freePort, root, waitForPort } from './helpers';
+
+const script = path.join(root, 'dist', 'examples', 'iterative-server.js');
+
+interface Server {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Settles once the process exited and its output was read to the end. */
+  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Server {
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, closed };
+}
+
+async function stop(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const { child } = server;
+  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+  const r = await server.closed;
+  clearTimeout(timer);
+  return r;
+}
+
+test('serves clients one after another, then SIGTERM ends it', async () => {
+  const port = await freePort();
+  const server = start(['--port', String(port), '--host', '127.0.0.1']);
+  const { child, stdout, stderr } = server;
+  try {
+    await waitForPort(port);
+    expect(stdout()).toBe(`Listening on: 127.0.0.1:${port}\n`);
+    for (const word of ['hi', 'hello there', 'third time', 'ünïcode']) {
+      expect(await askLine(port, word)).toBe(`SERVED BY Node: ${word}\n`);
+    }
+    // A client that sends its line in pieces, with CRLF.
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      let data = '';
+      s.on('connect', () => {
+        s.write('in ');
+        setTimeout(() => s.write('pieces\r\n'), 50);
+      });
+      s.on('data', (d) => (data += d));
+      s.on('end', () => resolve(data));
+      s.on('error', reject);
+    });
+    expect(reply).toBe('SERVED BY Node: in pieces\n');
+    // A client that hangs up without a word does not stop the server.
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.end());
+      s.on('close', () => resolve());
+      s.resume();
+    });
+    expect(await askLine(port, 'still here')).toBe('SERVED BY Node: still here\n');
+    // Anything on stderr is a per-client complaint, never a crash.
+    for (const line of stderr().split('\n').filter(Boolean)) expect(line).toMatch(/^client error: /);
+  } finally {
+    const r = await stop(server);
+    // Default action of SIGTERM: the process is gone, killed by the signal.
+    expect(r).toEqual({ code: null, signal: 'SIGTERM' });
+  }
+  expect(() => process.kill(child.pid as number, 0)).toThrow();
+});
+
+test('PORT from the environment, and a taken port is a clear error', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const taken = (blocker.address() as net.AddressInfo).port;
+  try {
+    const { stderr, closed } = start(['--host', '127.0.0.1'], { PORT: String(taken) });
+    const r = await closed;
+    expect(r.code).not.toBe(0);
+    expect(stderr()).toContain(`bind EADDRINUSE: address already in use 127.0.0.1:${taken}`);
+    expect(stderr()).toContain('AddressInUseError');
+  } finally {
+    blocker.close();
+  }
+  // And a free one from the environment works.
+  const port = await freePort();
+  const server = start(['--host', '127.0.0.1'], { PORT: String(port) });
+  const { stdout } = server;
+  try {
+    await waitForPort(port);
+    expect(stdout()).toBe(`Listening on: 127.0.0.1:${port}\n`);
+    expect(await askLine(port, 'env')).toBe('SERVED BY Node: env\n');
+  } finally {
+    expect(await stop(server)).toEqual({ code: null, signal: 'SIGTERM' });
+  }
+});
+
+test('a bad --port is refused with a message', async () => {
+  const { stderr, closed } = start(['--port', 'eighty']);
+  const r = await closed;
+  expect(r.code).toBe(2);
+  expect(stderr()).toContain("--port wants a number from 0 to 65535, got 'eighty'");
+});
