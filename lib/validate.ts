@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 
+/** An integer in [min, max]: TypeError for a non-number, RangeError for NaN, fractions, infinities and values outside. */
 export function checkInt(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number') {
     throw new TypeError(`The "${name}" argument must be of type number, received ${describe(value)}`);
@@ -15,16 +16,20 @@ export function checkInt(value: unknown, name: string, min: number, max: number)
   return value;
 }
 
+/** The largest fd number the kernel's int can hold. */
 export const MAX_FD = 2 ** 31 - 1;
 
+/** A file descriptor number, 0 to 2**31-1 (whether it is open is the kernel's to say: EBADF). */
 export function checkFd(fd: unknown, name = 'fd'): number {
   return checkInt(fd, name, 0, MAX_FD);
 }
 
+/** A TCP/UDP port, 0 to 65535 (0: the kernel picks one). */
 export function checkPort(port: unknown, name = 'port'): number {
   return checkInt(port, name, 0, 65535);
 }
 
+/** A boolean, nothing truthy or falsy in its place. */
 export function checkBool(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') {
     throw new TypeError(`The "${name}" argument must be of type boolean, received ${describe(value)}`);
@@ -32,13 +37,22 @@ export function checkBool(value: unknown, name: string): boolean {
   return value;
 }
 
+/** A plain object (not null, not an array, not a revoked Proxy). */
 export function checkObject(value: unknown, name: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  let isArray: boolean;
+  try {
+    isArray = Array.isArray(value);
+  } catch {
+    // Array.isArray throws only for a revoked Proxy.
+    throw new TypeError(`The "${name}" argument must be an object, received a revoked Proxy`);
+  }
+  if (typeof value !== 'object' || value === null || isArray) {
     throw new TypeError(`The "${name}" argument must be an object, received ${describe(value)}`);
   }
   return value as Record<string, unknown>;
 }
 
+/** An options object, or undefined for none. */
 export function checkOptions(value: unknown, name = 'options'): Record<string, unknown> {
   return value === undefined ? {} : checkObject(value, name);
 }
@@ -65,6 +79,7 @@ function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
+/** An IPv4 or IPv6 address in text form, as inet_pton(3) takes it. */
 export function checkIp(address: unknown, family: 4 | 6, name = 'address.address'): string {
   if (typeof address !== 'string') {
     throw new TypeError(`The "${name}" argument must be of type string, received ${describe(address)}`);
@@ -75,10 +90,18 @@ export function checkIp(address: unknown, family: 4 | 6, name = 'address.address
   return address;
 }
 
+/** Says what a value is, for error messages, without ever throwing. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : `type number (${value})`;
   if (typeof value === 'string') return `type string ('${value.length > 20 ? value.slice(0, 20) + '...' : value}')`;
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') {
+    try {
+      return `an instance of ${value.constructor?.name ?? 'Object'}`;
+    } catch {
+      // a Proxy whose traps throw, or a getter that does
+      return 'an object';
+    }
+  }
   return `type ${typeof value}`;
 }

@@ -41,6 +41,12 @@ function detachedBuffer(): Buffer {
   return buf;
 }
 
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+
 function missingPid(): number {
   const pidMax = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
   let pid = pidMax - 1;
@@ -99,6 +105,7 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['null', null, T('"address"')],
     ['a string', '127.0.0.1:80', T('"address"')],
     ['an array', ['127.0.0.1', 80], T('"address"')],
+    ['a revoked proxy', revokedProxy(), T('"address"')],
     ['no family', { address: '127.0.0.1', port: 80 }, R('"address.family"')],
     ['an unknown family', { family: 'AF_BLUETOOTH', address: '127.0.0.1', port: 80 }, R('"address.family"')],
     ['an IPv6 address as AF_INET', { family: 'AF_INET', address: '::1', port: 80 }, T('"address.address"')],
@@ -130,6 +137,7 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['socket(null domain)', () => raw.socket(null as never, 'SOCK_STREAM'), T('"domain"')],
     ['socket(bad type)', () => raw.socket('AF_INET', 'SOCK_RAW' as raw.SocketType), R('"type"')],
     ['socket(type Infinity)', () => raw.socket('AF_INET', Infinity), R('"type"')],
+    ['socket(options a revoked proxy)', () => raw.socket('AF_INET', 'SOCK_STREAM', revokedProxy()), T('"options"')],
     ['socket(options a string)', () => raw.socket('AF_INET', 'SOCK_STREAM', 'nonblock' as never), T('"options"')],
     ['socket(nonblock 1)', () => raw.socket('AF_INET', 'SOCK_STREAM', { nonblock: 1 as never }), T('nonblock')],
     ['socket(cloexec "yes")', () => raw.socket('AF_INET', 'SOCK_STREAM', { cloexec: 'yes' as never }), T('cloexec')],
