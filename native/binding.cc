@@ -543,7 +543,18 @@ Value Setup(const CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsFunction())
     type_error(env, "setup(makeError, onSignal, onDrain) takes three functions");
-  if (hooks) return env.Undefined();
+  // The view of the shared "signal pending" word handed to JavaScript.
+  static Napi::Reference<Napi::Int32Array>* state_view = nullptr;
+  if (hooks) {
+    // Loaded again in the same process (a test runner that gives each test
+    // file a module registry of its own): the newest JavaScript layer takes
+    // the hooks over, so the error classes thrown are the ones it exports.
+    if (hooks->env != static_cast<napi_env>(env)) return env.Undefined();
+    hooks->make_error.Reset(info[0].As<Napi::Function>(), 1);
+    hooks->on_signal.Reset(info[1].As<Napi::Function>(), 1);
+    hooks->on_drain.Reset(info[2].As<Napi::Function>(), 1);
+    return state_view->Value();
+  }
   hooks = new Hooks;
   hooks->env = env;
   hooks->make_error = Napi::Persistent(info[0].As<Napi::Function>());
@@ -564,7 +575,8 @@ Value Setup(const CallbackInfo& info) {
   uv_unref(reinterpret_cast<uv_handle_t*>(hooks->reassert));
   int32_t* word = wtf::signals_state_word();
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, word, sizeof(int32_t) * 2);
-  return Napi::Int32Array::New(env, 2, ab, 0);
+  state_view = new Napi::Reference<Napi::Int32Array>(Napi::Persistent(Napi::Int32Array::New(env, 2, ab, 0)));
+  return state_view->Value();
 }
 
 Value Constants(Napi::Env env);

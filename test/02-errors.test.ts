@@ -253,3 +253,28 @@ test('the class hierarchy follows PEP 3151', () => {
   }
   expect(makeError(os.constants.errno.EAGAIN, 'test')).not.toBeInstanceOf(ConnectionError);
 });
+
+// Keep last: from here on, errors come out as the copy's classes.
+test('a second copy of the package in the same process throws its own classes', () => {
+  // Test runners (jest among them) load a fresh copy of the JavaScript
+  // layer for each test file, while the addon stays loaded once.
+  let copy: typeof import('../lib') | undefined;
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    copy = require('../lib');
+  });
+  const lib = copy as typeof import('../lib');
+  expect(lib.BadFileDescriptorError).not.toBe(BadFileDescriptorError);
+  const fd = lib.socket('AF_INET', 'SOCK_STREAM');
+  lib.close(fd);
+  const err = thrown(() => lib.close(fd));
+  expect(err).toBeInstanceOf(lib.BadFileDescriptorError);
+  expect(err).toBeInstanceOf(lib.PosixError);
+  // Its blocking calls work too (they read the shared signal word).
+  const [a, b] = lib.socketpair();
+  lib.send(a, 'x');
+  expect(lib.recv(b, 1, { timeoutMs: 1000 }).toString()).toBe('x');
+  expect(() => lib.recv(b, 1, { timeoutMs: 10 })).toThrow(lib.TimeoutError);
+  lib.close(a);
+  lib.close(b);
+});
