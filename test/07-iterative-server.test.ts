@@ -33,6 +33,16 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Server {
   return { child, stdout: () => out, stderr: () => err, closed };
 }
 
+/** Waits until the server printed its first line (listen(2) comes before it, so a connect may win the race). */
+async function listening(server: Server, timeoutMs = 15000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  while (!server.stdout().includes('\n')) {
+    if (Date.now() > end || server.child.exitCode !== null) throw new Error(`no banner; stderr: ${server.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return server.stdout();
+}
+
 async function stop(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const { child } = server;
   if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGTERM');
@@ -45,10 +55,10 @@ async function stop(server: Server): Promise<{ code: number | null; signal: Node
 test('serves clients one after another, then SIGTERM ends it', async () => {
   const port = await freePort();
   const server = start(['--port', String(port), '--host', '127.0.0.1']);
-  const { child, stdout, stderr } = server;
+  const { child, stderr } = server;
   try {
+    expect(await listening(server)).toBe(`Listening on: 127.0.0.1:${port}\n`);
     await waitForPort(port);
-    expect(stdout()).toBe(`Listening on: 127.0.0.1:${port}\n`);
     for (const word of ['hi', 'hello there', 'third time', 'ünïcode']) {
       expect(await askLine(port, word)).toBe(`SERVED BY Node: ${word}\n`);
     }
@@ -98,10 +108,9 @@ test('PORT from the environment, and a taken port is a clear error', async () =>
   // And a free one from the environment works.
   const port = await freePort();
   const server = start(['--host', '127.0.0.1'], { PORT: String(port) });
-  const { stdout } = server;
   try {
+    expect(await listening(server)).toBe(`Listening on: 127.0.0.1:${port}\n`);
     await waitForPort(port);
-    expect(stdout()).toBe(`Listening on: 127.0.0.1:${port}\n`);
     expect(await askLine(port, 'env')).toBe('SERVED BY Node: env\n');
   } finally {
     expect(await stop(server)).toEqual({ code: null, signal: 'SIGTERM' });
