@@ -15,8 +15,8 @@
 #
 # Usage: npm run bench:server            (builds the TypeScript first)
 #        bash bench/server-bench.sh       (after a build)
-# Environment: BENCH_ROUNDS (3), BENCH_CONNECTIONS (3000),
-#              BENCH_PREFORK_CONNECTIONS (10000), BENCH_SECONDS (60, per run),
+# Environment: BENCH_ROUNDS (3), BENCH_CONNECTIONS (2000),
+#              BENCH_PREFORK_CONNECTIONS (30000), BENCH_SECONDS (60, per run),
 #              BENCH_CONCURRENCY (16), BENCH_ONLY (fork|prefork: one pair only)
 set -uo pipefail
 
@@ -24,8 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 shared="$root/../shared/bench"
 rounds=${BENCH_ROUNDS:-3}
-conns=${BENCH_CONNECTIONS:-3000}
-pconns=${BENCH_PREFORK_CONNECTIONS:-10000}
+conns=${BENCH_CONNECTIONS:-2000}
+pconns=${BENCH_PREFORK_CONNECTIONS:-30000}
 secs=${BENCH_SECONDS:-60}
 conc=${BENCH_CONCURRENCY:-16}
 only=${BENCH_ONLY:-}
