@@ -64,7 +64,8 @@ export interface Native {
   getppid(): number;
   /** Returns 0 when it slept the whole time, else the milliseconds left. */
   sleep(ms: number): number;
-  fork(): number;
+  /** stdioMask: bit 0 / bit 1 make the child's stdout / stderr pipe blocking. */
+  fork(stdioMask?: number): number;
   markHeapForkable(): number;
   _exit(code: number): never;
   waitpid(pid: number, options: number): NativeWaitStatus;
@@ -76,7 +77,8 @@ export interface Native {
   /** Puts this package's handlers back where Node or libuv replaced them. */
   reassertSignals(): void;
   /** Starts the forked child's drain watcher; returns its phase word (1: emit beforeExit, 2: exit). */
-  watchLoopDrain(): Int32Array;
+  /** The drain phase word; with start (the default) also starts the watcher. */
+  watchLoopDrain(start?: boolean): Int32Array;
 }
 
 function findAddon(): string {

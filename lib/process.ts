@@ -4,11 +4,10 @@
  * module does about each hazard.
  */
 import { isMainThread } from 'node:worker_threads';
-import * as fs from 'node:fs';
 import * as util from 'node:util';
 import { C, native, type NativeWaitStatus } from './native';
-import { blocking, settings, signalName, sys, type BlockingOptions } from './runtime';
-import { forgetSignalHandlers, signalNumber } from './signals';
+import { blocking, currentPid, self, settings, signalName, sys, type BlockingOptions } from './runtime';
+import { signalNumber } from './signals';
 import { checkInt, checkOptions, checkBool, describe } from './validate';
 
 /** waitpid(2) option bits. */
@@ -43,8 +42,18 @@ export interface WaitOptions extends Pick<BlockingOptions, 'onInterrupt'> {
   continued?: boolean;
 }
 
-/** The pids this process forked and has not reaped yet. */
-const forked = new Set<number>();
+// The pids this process forked and has not reaped yet. The set belongs to
+// the process that filled it: a forked child starts with an empty one,
+// made on its first use (see `self` in runtime.ts).
+let forkedPids = new Set<number>();
+let forkedOwner = 0;
+function forkedSet(): Set<number> {
+  if (forkedOwner !== currentPid()) {
+    if (forkedOwner !== 0) forkedPids = new Set();
+    forkedOwner = currentPid();
+  }
+  return forkedPids;
+}
 
 let warnedThreads = false;
 function warnIfThreaded(): void {
@@ -77,28 +86,27 @@ function warnIfThreaded(): void {
 export function fork(): number {
   if (!isMainThread) throw new Error('fork() may only be called from the main thread, not a worker thread');
   warnIfThreaded();
+  const stdioMask = prepareChildExits();
   const pid = sys(
     'fork',
     () => '',
-    () => native.fork(),
+    () => {
+      const r = native.fork(stdioMask);
+      if (r === 0) {
+        // The child: two stores. Everything else is ready or done lazily.
+        self.forked = true;
+        self.pid = 0;
+      }
+      return r;
+    },
   );
-  if (pid === 0) becomeChild();
-  else forked.add(pid);
+  if (pid !== 0) forkedSet().add(pid);
   return pid;
 }
 
-let forkedChild = false;
-
 /** True in a process that this package forked. */
 export function isForkedChild(): boolean {
-  return forkedChild;
-}
-
-function becomeChild(): void {
-  forkedChild = true;
-  forked.clear();
-  forgetSignalHandlers();
-  installChildExits();
+  return self.forked;
 }
 
 /**
@@ -113,34 +121,8 @@ export function _exit(code = 0): never {
   return native._exit(code);
 }
 
-// Node writes to a pipe on stdout/stderr asynchronously: what the pipe
-// cannot take at once waits in libuv's queue, and _exit would drop it.
-// The child reopens such a pipe through /proc (a new open file description,
-// so the parent's O_NONBLOCK flag is left alone), clears O_NONBLOCK on it
-// and puts it in place of fd 1 or 2: every write of the child then reaches
-// the pipe before write() returns, and nothing is pending at exit. Files
-// and terminals are written synchronously by Node already; a socket cannot
-// be reopened and stays as it was.
-function makeChildStdioSynchronous(): void {
-  for (const fd of [1, 2]) {
-    try {
-      if (!fs.fstatSync(fd).isFIFO()) continue;
-      // Create the stream first: creating it later would set O_NONBLOCK again.
-      void (fd === 1 ? process.stdout : process.stderr);
-      // O_NONBLOCK only for open(): a pipe with no reader fails at once
-      // instead of blocking.
-      const own = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-      native.fdFlag(own, 0, false);
-      native.dup2(own, fd);
-      native.close(own);
-    } catch {
-      // No /proc, or the reader is gone: keep the shared description.
-    }
-  }
-}
-
 let fatal: { err: unknown } | undefined;
-let exitsInstalled = false;
+let exitsPrepared = false;
 
 function printFatal(err: unknown): void {
   // What Node prints for an uncaught exception: the stack (with the error's
@@ -150,41 +132,60 @@ function printFatal(err: unknown): void {
 }
 
 // In the child, Node's own teardown would join threads that only exist in
-// the parent, and hang or crash. Every exit path is routed to _exit(2).
-function installChildExits(): void {
-  makeChildStdioSynchronous();
-  // A grandchild inherits all of this from its parent, already installed.
-  if (exitsInstalled) return;
-  exitsInstalled = true;
-  // process.exit(n) emits 'exit' and then calls process.reallyExit, which
-  // would run Node's teardown: end there instead.
-  const proc = process as unknown as { reallyExit: (code?: number) => void };
-  proc.reallyExit = (code?: number) => native._exit((code ?? Number(process.exitCode ?? 0)) & 0xff);
-  // An uncaught exception (or an unhandled rejection, which Node turns into
-  // one) that no listener handles makes Node emit 'exit' with status 1, and
-  // then C++ prints the error and tears down: print it here, run the 'exit'
-  // listeners that come after ours, and leave.
-  process.on('uncaughtExceptionMonitor', (err) => {
-    if (process.listenerCount('uncaughtException') === 0 && !process.hasUncaughtExceptionCaptureCallback())
-      fatal = { err };
-  });
-  const onExit = (code: number): void => {
-    if (!fatal) return;
-    const all = process.listeners('exit');
-    for (const l of all.slice(all.indexOf(onExit) + 1)) (l as (c: number) => void)(code);
-    printFatal(fatal.err);
-    native._exit(Number(process.exitCode ?? code) & 0xff);
-  };
-  process.on('exit', onExit);
-  // When the event loop runs dry, Node would wait for V8 tasks that died
-  // with the fork. The addon's watcher notices first and asks for Node's
-  // steps one at a time: emit 'beforeExit' (whose listeners may schedule
-  // more work), then, if the loop is still dry, exit with process.exitCode.
-  const phase = native.watchLoopDrain();
-  settings.onDrain = () => {
-    if (phase[0] === 1) process.emit('beforeExit', Number(process.exitCode ?? 0));
-    else if (phase[0] === 2) process.exit();
-  };
+// the parent, and hang or crash: every exit path is routed to _exit(2).
+// The hooks are installed once, in the parent, before its first fork, and
+// do nothing there (they test self.forked); the child inherits them ready.
+// Returns the stdio mask for the addon.
+function prepareChildExits(): number {
+  if (!exitsPrepared) {
+    exitsPrepared = true;
+    // Node creates process.stdout/stderr lazily and, for a pipe, makes the
+    // fd non-blocking then; create them now so a child that writes later
+    // does not undo what the addon does for it.
+    void process.stdout;
+    void process.stderr;
+    // Node reads the pid once at start-up; make process.pid follow forks.
+    Object.defineProperty(process, 'pid', { get: currentPid, configurable: true, enumerable: true });
+    // process.exit(n) emits 'exit' and then calls process.reallyExit, which
+    // would run Node's teardown: a child ends there instead.
+    const proc = process as unknown as { reallyExit: (code?: number) => void };
+    const reallyExit = proc.reallyExit;
+    proc.reallyExit = function (this: unknown, code?: number) {
+      if (self.forked) native._exit((code ?? Number(process.exitCode ?? 0)) & 0xff);
+      return reallyExit.call(this, code);
+    };
+    // An uncaught exception (or an unhandled rejection, which Node turns
+    // into one) that no listener handles makes Node emit 'exit' with status
+    // 1, and then C++ prints the error and tears down: print it here, run
+    // the 'exit' listeners that come after ours, and leave.
+    process.on('uncaughtExceptionMonitor', (err) => {
+      if (
+        self.forked &&
+        process.listenerCount('uncaughtException') === 0 &&
+        !process.hasUncaughtExceptionCaptureCallback()
+      )
+        fatal = { err };
+    });
+    const onExit = (code: number): void => {
+      if (!self.forked || !fatal) return;
+      const all = process.listeners('exit');
+      for (const l of all.slice(all.indexOf(onExit) + 1)) (l as (c: number) => void)(code);
+      printFatal(fatal.err);
+      native._exit(Number(process.exitCode ?? code) & 0xff);
+    };
+    process.on('exit', onExit);
+    // When a child's event loop runs dry, Node would wait for V8 tasks that
+    // died with the fork. The addon's watcher notices first and asks for
+    // Node's steps one at a time: emit 'beforeExit' (whose listeners may
+    // schedule more work), then, if the loop is still dry, exit with
+    // process.exitCode.
+    const phase = native.watchLoopDrain(false);
+    settings.onDrain = () => {
+      if (phase[0] === 1) process.emit('beforeExit', Number(process.exitCode ?? 0));
+      else if (phase[0] === 2) process.exit();
+    };
+  }
+  return 3;
 }
 
 function decode(r: NativeWaitStatus): WaitStatus {
@@ -239,7 +240,7 @@ export function waitpid(pid: number, options?: number | WaitOptions): WaitStatus
         ? '0'
         : `${s.pid} (${s.kind}${s.code !== undefined ? ' ' + s.code : ''}${s.signal !== undefined ? ' ' + signalName(s.signal) : ''})`,
   );
-  if (r.pid > 0 && (r.kind === 'exited' || r.kind === 'signaled')) forked.delete(r.pid);
+  if (r.pid > 0 && (r.kind === 'exited' || r.kind === 'signaled')) forkedSet().delete(r.pid);
   return decode(r);
 }
 
@@ -256,6 +257,7 @@ export function wait(options?: Pick<BlockingOptions, 'onInterrupt'>): WaitStatus
  */
 export function reapChildren(): WaitStatus[] {
   const out: WaitStatus[] = [];
+  const forked = forkedSet();
   for (const pid of [...forked]) {
     let s: WaitStatus;
     try {
@@ -273,7 +275,7 @@ export function reapChildren(): WaitStatus[] {
 
 /** The pids this process forked that have not been reaped. */
 export function forkedChildren(): number[] {
-  return [...forked];
+  return [...forkedSet()];
 }
 
 /**

@@ -75,6 +75,19 @@ function onDrainFromLoop(): void {
   }
 }
 
+/**
+ * Who this process is, read lazily: a forked child only clears `pid` (one
+ * store), and whatever depends on the pid notices on its next use. Work in
+ * the child's first instructions is expensive (each function is compiled
+ * afresh and each page written is copied), so it is kept to that.
+ */
+export const self = { pid: 0, forked: false };
+
+/** This process's pid (getpid(2), cached until the next fork). */
+export function currentPid(): number {
+  return self.pid || (self.pid = native.getpid());
+}
+
 /** Non-zero while a handled signal waits for its JavaScript handler. */
 const pendingWord = native.setup(bridgeError, onSignalFromLoop, onDrainFromLoop);
 
@@ -181,18 +194,17 @@ function capitalize(s: string): string {
  */
 export function sys<T>(name: string, args: () => string, call: () => T, result?: (r: T) => string): T {
   if (!trace.on) return call();
-  const pid = native.getpid();
   try {
     const r = call();
     const shown = result ? result(r) : r === undefined ? '0' : String(r);
-    trace.write(`[pid ${pid}] ${name}(${args()}) = ${shown}`);
+    trace.write(`[pid ${currentPid()}] ${name}(${args()}) = ${shown}`);
     return r;
   } catch (err) {
     const e = err as PosixError;
     if (typeof e?.errno === 'number' && typeof e.code === 'string') {
-      trace.write(`[pid ${pid}] ${name}(${args()}) = -1 ${e.code} (${capitalize(errnoMessage(e.errno))})`);
+      trace.write(`[pid ${currentPid()}] ${name}(${args()}) = -1 ${e.code} (${capitalize(errnoMessage(e.errno))})`);
     } else {
-      trace.write(`[pid ${pid}] ${name}(${args()}) threw ${String(err)}`);
+      trace.write(`[pid ${currentPid()}] ${name}(${args()}) threw ${String(err)}`);
     }
     throw err;
   }

@@ -8,6 +8,7 @@
 import * as os from 'node:os';
 import { native } from './native';
 import {
+  currentPid,
   handlers,
   runSignalHandlers,
   settings,
@@ -104,6 +105,7 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
   }
   if (typeof handler === 'function' && faults.has(signo))
     throw new RangeError(`${signalName(signo)} cannot be handled from JavaScript`);
+  ownTables();
   const previous = current.get(signo) ?? 'default';
   const flags = (o.restart ? 1 : 0) | (o.nocldstop ? 2 : 0) | (o.nocldwait ? 4 : 0);
   const disposition = handler === 'default' ? 0 : handler === 'ignore' ? 1 : 2;
@@ -175,4 +177,14 @@ function watchNodeListeners(): void {
 export function forgetSignalHandlers(): void {
   handlers.clear();
   current.clear();
+}
+
+// The tables belong to the process that filled them. A forked child (whose
+// dispositions the addon already put back) clears them on first use here,
+// not in its first instructions.
+let tablesOwner = 0;
+function ownTables(): void {
+  if (tablesOwner === currentPid()) return;
+  if (tablesOwner !== 0) forgetSignalHandlers();
+  tablesOwner = currentPid();
 }

@@ -354,16 +354,25 @@ Value Sleep(const CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r < 0 ? left : 0);
 }
 
-void child_setup(void*) {
+void start_drain_watch();
+
+// Everything the child needs before it runs JavaScript again, done here in
+// C++: each step in JavaScript would be compiled afresh in every child.
+void child_setup(void* arg) {
   // The child's event loop gets an epoll instance of its own; until then it
   // would be watching (and stealing events from) the parent's.
   if (uv_loop_fork(hooks->loop) != 0) wtf::sys_exit_now(70);
+  wtf::make_stdio_blocking(*static_cast<int*>(arg));
+  start_drain_watch();
 }
 
+// (stdioMask): bit 0 and bit 1 ask the child to make its stdout / stderr
+// pipe blocking (see make_stdio_blocking).
 Value Fork(const CallbackInfo& info) {
   if (!wtf::on_main_thread())
     throw Napi::Error::New(info.Env(), "fork() may only be called from the main thread, not a worker thread");
-  int pid = wtf::fork_process(child_setup, nullptr);
+  int mask = info.Length() > 0 ? int_arg(info, 0, "stdioMask", 0, 3) : 0;
+  int pid = wtf::fork_process(child_setup, &mask);
   check(info.Env(), pid, "fork");
   return Napi::Number::New(info.Env(), pid);
 }
@@ -503,8 +512,7 @@ void on_drain_prepare(uv_prepare_t* h) {
   drain_phase[0] = 0;
 }
 
-// Starts the watcher; returns the phase word (the same one every call).
-Value WatchLoopDrain(const CallbackInfo& info) {
+void start_drain_watch() {
   if (!hooks->drain) {
     hooks->drain = new uv_prepare_t;
     hooks->drain_idle = new uv_idle_t;
@@ -512,6 +520,12 @@ Value WatchLoopDrain(const CallbackInfo& info) {
     uv_idle_init(hooks->loop, hooks->drain_idle);
   }
   uv_prepare_start(hooks->drain, on_drain_prepare);
+}
+
+// Returns the phase word (the same one every call). With `start` it also
+// starts the watcher; a forked child has it started by fork() itself.
+Value WatchLoopDrain(const CallbackInfo& info) {
+  if (info.Length() == 0 || info[0].ToBoolean()) start_drain_watch();
   if (!drain_word) {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(info.Env(), drain_phase, sizeof drain_phase);
     drain_word =

@@ -82,6 +82,9 @@ int fork_process(void (*child_setup)(void*), void* arg);
 // Re-marks V8's MADV_DONTFORK mappings as MADV_DOFORK (fork.cc).
 int mark_heap_forkable();
 bool on_main_thread();
+// In a forked child: gives fd 1 / fd 2 (bits 0 / 1 of mask), when they are
+// pipes, an open file description of the child's own without O_NONBLOCK.
+void make_stdio_blocking(int mask);
 
 // ---- signals (signals.cc) --------------------------------------------------
 

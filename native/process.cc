@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,6 +115,28 @@ int mark_heap_forkable() {
     return 1;
   }
   return 0;
+}
+
+// Node leaves a stdout/stderr pipe non-blocking and queues in libuv what the
+// pipe cannot take at once; _exit(2) would drop that queue. The child
+// reopens the pipe through /proc (a new open file description, so the
+// parent's O_NONBLOCK stays as it is), clears O_NONBLOCK on it and puts it in
+// place: every write then reaches the pipe before write() returns. Files and
+// terminals are written synchronously by Node already.
+void make_stdio_blocking(int mask) {
+  for (int fd = 1; fd <= 2; fd++) {
+    if (!(mask & fd)) continue;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) continue;
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    // O_NONBLOCK for open() only: a pipe without a reader fails at once.
+    int own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (own < 0) continue;
+    int fl = fcntl(own, F_GETFL);
+    if (fl >= 0 && fcntl(own, F_SETFL, fl & ~O_NONBLOCK) == 0) dup2(own, fd);
+    close(own);
+  }
 }
 
 // The fork sequence. Every signal is blocked across fork() so that no
