@@ -149,23 +149,34 @@ int sys_connect(int fd, const Addr& a, bool resume, Wait* w) {
   return r < 0 ? r : -err;
 }
 
-ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w) {
+// send and recv first try without waiting (MSG_DONTWAIT): when the data or
+// the buffer space is already there, as it mostly is in a server, that is
+// one system call. Only a call that would have to wait pays for the
+// readiness wait that makes it interruptible.
+template <typename Io>
+static ssize_t try_then_wait(int fd, short events, int opt, int flags, Wait* w, Io io) {
   BlockingScope scope;
-  int r = wait_if_blocking(fd, POLLOUT, SO_SNDTIMEO, w);
+  int r = signals_check();
   if (r < 0) return r;
-  // MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE.
-  ssize_t n = send(fd, buf, len, flags | MSG_NOSIGNAL);
+  if (!(flags & MSG_WAITALL)) {
+    ssize_t n = io(flags | MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n < 0 ? -errno : n;
+  }
+  r = wait_if_blocking(fd, events, opt, w);
+  if (r < 0) return r;
+  ssize_t n = io(flags);
   if (n < 0 && errno == EAGAIN && is_blocking(fd)) w->timed_out = true;
   return n < 0 ? -errno : n;
 }
 
+ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w) {
+  // MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE.
+  return try_then_wait(fd, POLLOUT, SO_SNDTIMEO, flags | MSG_NOSIGNAL, w,
+                       [&](int f) { return send(fd, buf, len, f); });
+}
+
 ssize_t sys_recv(int fd, void* buf, size_t len, int flags, Wait* w) {
-  BlockingScope scope;
-  int r = wait_if_blocking(fd, POLLIN, SO_RCVTIMEO, w);
-  if (r < 0) return r;
-  ssize_t n = recv(fd, buf, len, flags);
-  if (n < 0 && errno == EAGAIN && is_blocking(fd)) w->timed_out = true;
-  return n < 0 ? -errno : n;
+  return try_then_wait(fd, POLLIN, SO_RCVTIMEO, flags, w, [&](int f) { return recv(fd, buf, len, f); });
 }
 
 int sys_shutdown(int fd, int how) { return ret(shutdown(fd, how)); }
