@@ -80,13 +80,13 @@ export class PosixError extends Error {
   readonly code: string;
   readonly errno: number;
   readonly syscall: string;
-  readonly address?: string;
-  readonly port?: number;
-  readonly path?: string;
-  readonly pid?: number;
-  readonly fd?: number;
+  declare readonly address?: string;
+  declare readonly port?: number;
+  declare readonly path?: string;
+  declare readonly pid?: number;
+  declare readonly fd?: number;
   /** True when a blocking call ran out of time (SO_RCVTIMEO, SO_SNDTIMEO or `timeoutMs`). */
-  readonly timedOut?: boolean;
+  declare readonly timedOut?: boolean;
 
   constructor(errno: number, syscall: string, info: PosixErrorInfo = {}) {
     const code = errnoName(errno);
