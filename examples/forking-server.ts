@@ -151,14 +151,14 @@ function main(): void {
     }
 
     // fork(2) returns twice: 0 in the new child, the child's pid here.
-    const pid = fork();
+    // Ctrl-C in a terminal sends SIGINT to the whole process group, children
+    // included; they ignore it from their first instruction, so a reply is
+    // never cut short (setting it in the child's code would leave a window).
+    const pid = fork({ ignoreSignals: ['SIGINT'] });
     if (pid === 0) {
       // The child holds copies of both sockets. It closes its copy of the
       // listener: only the parent accepts.
       listener.close();
-      // Ctrl-C in a terminal signals the whole process group; a child
-      // finishes its reply instead of dying half-way.
-      signal('SIGINT', 'ignore');
       handleConnection(client);
       _exit(0); // _exit(2): leave at once, without Node's teardown
     }

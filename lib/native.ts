@@ -64,8 +64,11 @@ export interface Native {
   getppid(): number;
   /** Returns 0 when it slept the whole time, else the milliseconds left. */
   sleep(ms: number): number;
-  /** stdioMask: bit 0 / bit 1 make the child's stdout / stderr pipe blocking. */
-  fork(stdioMask?: number): number;
+  /**
+   * stdioMask: bit 0 / bit 1 make the child's stdout / stderr pipe blocking;
+   * ignoreSignals: signals the child ignores from its first instruction.
+   */
+  fork(stdioMask?: number, ignoreSignals?: number[]): number;
   markHeapForkable(): number;
   _exit(code: number): never;
   waitpid(pid: number, options: number): NativeWaitStatus;

@@ -7,7 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import * as util from 'node:util';
 import { C, native, type NativeWaitStatus } from './native';
 import { blocking, currentPid, self, settings, signalName, sys, type BlockingOptions } from './runtime';
-import { signalNumber } from './signals';
+import { signalNumber, signals } from './signals';
 import { checkInt, checkOptions, checkBool, describe } from './validate';
 
 /** waitpid(2) option bits. */
@@ -79,19 +79,38 @@ function warnIfThreaded(): void {
  * return from the event loop, process.exit, an uncaught exception) ends
  * through _exit(2) with the status Node would have used.
  *
- * @throws Error from a worker thread; PosixError (EAGAIN, ENOMEM) when the
- *   kernel refuses
+ * `options.ignoreSignals` lists signals the child ignores from its first
+ * instruction (set while every signal is still blocked, so none slips in
+ * before): e.g. SIGINT, so that Ctrl-C, which the terminal sends to the
+ * whole process group, does not cut a child's reply short.
+ *
+ * @throws Error from a worker thread; TypeError/RangeError for bad options;
+ *   PosixError (EAGAIN, ENOMEM) when the kernel refuses
  * Teaches: fork(2) returns twice, and everything, fds included, is copied.
  */
-export function fork(): number {
+export function fork(options?: ForkOptions): number {
   if (!isMainThread) throw new Error('fork() may only be called from the main thread, not a worker thread');
+  const o = checkOptions(options);
+  let ignore: number[] | undefined;
+  if (o.ignoreSignals !== undefined) {
+    if (!Array.isArray(o.ignoreSignals)) {
+      throw new TypeError(
+        `The "options.ignoreSignals" argument must be an array, received ${describe(o.ignoreSignals)}`,
+      );
+    }
+    ignore = o.ignoreSignals.map((sig: unknown) => {
+      const n = signalNumber(sig, 'options.ignoreSignals');
+      if (n === signals.SIGKILL || n === signals.SIGSTOP) throw new RangeError(`${signalName(n)} cannot be ignored`);
+      return n;
+    });
+  }
   warnIfThreaded();
   const stdioMask = prepareChildExits();
   const pid = sys(
     'fork',
     () => '',
     () => {
-      const r = native.fork(stdioMask);
+      const r = native.fork(stdioMask, ignore);
       if (r === 0) {
         // The child: two stores. Everything else is ready or done lazily.
         self.forked = true;
@@ -271,6 +290,12 @@ export function reapChildren(): WaitStatus[] {
     if (s.pid !== 0) out.push(s);
   }
   return out;
+}
+
+/** Options of {@link fork}. */
+export interface ForkOptions {
+  /** Signals (names or numbers) the child ignores from its first instruction. */
+  ignoreSignals?: (string | number)[];
 }
 
 /** The pids this process forked that have not been reaped. */

@@ -358,21 +358,44 @@ void start_drain_watch();
 
 // Everything the child needs before it runs JavaScript again, done here in
 // C++: each step in JavaScript would be compiled afresh in every child.
+struct ChildPlan {
+  int stdio_mask = 0;
+  uint64_t ignore = 0;  // bit n: the child starts with signal n ignored
+};
+
 void child_setup(void* arg) {
+  auto* plan = static_cast<ChildPlan*>(arg);
   // The child's event loop gets an epoll instance of its own; until then it
   // would be watching (and stealing events from) the parent's.
   if (uv_loop_fork(hooks->loop) != 0) wtf::sys_exit_now(70);
-  wtf::make_stdio_blocking(*static_cast<int*>(arg));
+  wtf::make_stdio_blocking(plan->stdio_mask);
+  // Still inside the blocked window: a signal already on its way is
+  // ignored, not acted on, once the mask is restored.
+  for (int sig = 1; sig < 64; sig++)
+    if (plan->ignore & (1ULL << sig)) wtf::signals_set(sig, wtf::Disposition::kIgnore, {});
   start_drain_watch();
 }
 
-// (stdioMask): bit 0 and bit 1 ask the child to make its stdout / stderr
-// pipe blocking (see make_stdio_blocking).
+// (stdioMask, ignoreSignals): bit 0 and bit 1 of stdioMask ask the child to
+// make its stdout / stderr pipe blocking (see make_stdio_blocking);
+// ignoreSignals lists signals the child ignores from its first instruction.
 Value Fork(const CallbackInfo& info) {
   if (!wtf::on_main_thread())
     throw Napi::Error::New(info.Env(), "fork() may only be called from the main thread, not a worker thread");
-  int mask = info.Length() > 0 ? int_arg(info, 0, "stdioMask", 0, 3) : 0;
-  int pid = wtf::fork_process(child_setup, &mask);
+  ChildPlan plan;
+  plan.stdio_mask = info.Length() > 0 ? int_arg(info, 0, "stdioMask", 0, 3) : 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsArray()) type_error(info.Env(), "The \"ignoreSignals\" argument must be an array");
+    Napi::Array a = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 1 && d < 64) || d != std::floor(d) || d == SIGKILL || d == SIGSTOP)
+        throw Napi::RangeError::New(info.Env(), "The \"ignoreSignals\" argument holds an invalid signal");
+      plan.ignore |= 1ULL << static_cast<int>(d);
+    }
+  }
+  int pid = wtf::fork_process(child_setup, &plan);
   check(info.Env(), pid, "fork");
   return Napi::Number::New(info.Env(), pid);
 }
