@@ -171,10 +171,8 @@ function serve(fd: number): void {
 
 /** A worker's life: accept, serve, close, until SIGTERM. Never returns. */
 function workerMain(): never {
-  // The child starts with no handlers of ours (fork() forgets them).
-  // Ctrl-C signals the whole process group: let the parent decide, it will
-  // send SIGTERM.
-  signal('SIGINT', 'ignore');
+  // The child starts with no handlers of ours (fork() forgets them), and
+  // ignoring SIGINT (see spawnWorker).
   signal('SIGTERM', () => {
     workerStopping = true;
   });
@@ -216,7 +214,9 @@ let recentDeaths: number[] = [];
 
 /** fork(2) one worker. Only the parent returns from here. */
 function spawnWorker(): void {
-  const pid = fork();
+  // Ctrl-C signals the whole process group: workers ignore SIGINT from their
+  // first instruction and let the parent decide; it will send SIGTERM.
+  const pid = fork({ ignoreSignals: ['SIGINT'] });
   if (pid === 0) workerMain();
   workers.add(pid);
   console.log(`Worker ${pid} started`);
