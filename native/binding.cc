@@ -548,6 +548,7 @@ void start_drain_watch() {
 // Returns the phase word (the same one every call). With `start` it also
 // starts the watcher; a forked child has it started by fork() itself.
 Value WatchLoopDrain(const CallbackInfo& info) {
+  if (!hooks) throw Napi::Error::New(info.Env(), "watchLoopDrain: setup() has not run");
   if (info.Length() == 0 || info[0].ToBoolean()) start_drain_watch();
   if (!drain_word) {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(info.Env(), drain_phase, sizeof drain_phase);
