@@ -21,7 +21,10 @@
  * Look:     ps -o pid,stat,cmd --ppid <pid printed at start>   (one Z per request)
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
-import { Socket, ReuseAddr, _exit, fork, getpid } from '../lib';
+import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib';
+
+// Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
+execSingleThreaded();
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

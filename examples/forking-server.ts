@@ -27,7 +27,14 @@ import {
   signal,
   sleep,
   waitpid,
+  execSingleThreaded,
 } from '../lib';
+
+// A forked Node child needs V8 to keep all its work on this thread
+// (docs/fork-in-node.md). `npm start` passes --single-threaded; run as
+// plain `node forking-server.js`, this execve(2)s node again with the flag
+// (same pid, same fds) before anything else happens.
+execSingleThreaded();
 
 // ---- settings: --port / PORT, --linger (seconds a child stays after replying)
 

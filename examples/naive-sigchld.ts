@@ -31,7 +31,21 @@
  * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/naive-sigchld.js
  *           shows accept(3) = -1 EINTR (Interrupted system call)
  */
-import { InterruptedError, ReuseAddr, Socket, WNOHANG, _exit, fork, getpid, signal, waitpid } from '../lib';
+import {
+  InterruptedError,
+  ReuseAddr,
+  Socket,
+  WNOHANG,
+  _exit,
+  fork,
+  getpid,
+  signal,
+  waitpid,
+  execSingleThreaded,
+} from '../lib';
+
+// Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
+execSingleThreaded();
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -56,7 +56,11 @@ import {
   TimeoutError,
   waitpid,
   type WaitStatus,
+  execSingleThreaded,
 } from '../lib';
+
+// Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
+execSingleThreaded();
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

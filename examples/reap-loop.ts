@@ -35,7 +35,11 @@ import {
   getpid,
   signal,
   waitpid,
+  execSingleThreaded,
 } from '../lib';
+
+// Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
+execSingleThreaded();
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -27,7 +27,21 @@
  *           ps -o pid,stat,cmd --ppid <pid>       (a Z line per request)
  *           two more requests: the server stops, every nc ends, zombies reaped
  */
-import { ChildProcessError, InterruptedError, ReuseAddr, Socket, _exit, fork, getpid, signal, waitpid } from '../lib';
+import {
+  ChildProcessError,
+  InterruptedError,
+  ReuseAddr,
+  Socket,
+  _exit,
+  fork,
+  getpid,
+  signal,
+  waitpid,
+  execSingleThreaded,
+} from '../lib';
+
+// Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
+execSingleThreaded();
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -71,6 +71,8 @@ export interface Native {
   fork(stdioMask?: number, ignoreSignals?: number[]): number;
   markHeapForkable(): number;
   _exit(code: number): never;
+  /** Returns only by throwing, when execve(2) fails. */
+  execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): NativeWaitStatus;
   kill(pid: number, signal: number): void;
   /** disposition: 0 = the one before us, 1 = ignore, 2 = handle, 3 = default. */

@@ -38,7 +38,7 @@ export const settings: { policy: InterruptPolicy; onDrain: () => void } = {
 function bridgeError(
   errno: number,
   syscall: string,
-  info?: { address?: NativeAddressOut; pid?: number; timedOut?: boolean },
+  info?: { address?: NativeAddressOut; pid?: number; path?: string; timedOut?: boolean },
 ): PosixError {
   const out: PosixErrorInfo = {};
   const a = info?.address;
@@ -48,6 +48,7 @@ function bridgeError(
     out.port = a.port;
   }
   if (info?.pid !== undefined) out.pid = info.pid;
+  if (typeof info?.path === 'string') out.path = info.path;
   if (info?.timedOut) out.timedOut = true;
   return makeError(errno, syscall, out);
 }

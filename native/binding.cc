@@ -11,6 +11,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "posix.h"
 
@@ -406,6 +407,39 @@ Value MarkHeapForkable(const CallbackInfo& info) {
 
 Value Exit(const CallbackInfo& info) { wtf::sys_exit_now(int_arg(info, 0, "code", 0, 255)); }
 
+std::vector<std::string> strings_arg(const CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsArray())
+    type_error(info.Env(),
+               (std::string("The \"") + name + "\" argument must be an array of strings").c_str());
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsString())
+      type_error(info.Env(),
+                 (std::string("The \"") + name + "\" argument must be an array of strings").c_str());
+    out.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+// (path, argv, envp as "NAME=value" strings): replaces the process image.
+Value Execve(const CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString())
+    type_error(info.Env(), "The \"path\" argument must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::vector<std::string> args = strings_arg(info, 1, "argv"), env = strings_arg(info, 2, "env");
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  for (auto& e : env) envp.push_back(e.data());
+  argv.push_back(nullptr);
+  envp.push_back(nullptr);
+  int r = wtf::sys_execve(path.c_str(), argv.data(), envp.data());
+  Napi::Object extra = Napi::Object::New(info.Env());
+  extra.Set("path", path);
+  throw_errno(info.Env(), -r, "execve", extra);
+}
+
 const char* status_kind(int st) {
   return WIFEXITED(st) ? "exited" : WIFSIGNALED(st) ? "signaled" : WIFSTOPPED(st) ? "stopped" : "continued";
 }
@@ -630,7 +664,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"dup2", Dup2},           {"fdFlag", FdFlag},       {"setsockopt", SetSockOpt},
     {"getsockopt", GetSockOpt}, {"getpid", GetPid},     {"getppid", GetPpid},
     {"sleep", Sleep},         {"fork", Fork},           {"markHeapForkable", MarkHeapForkable},
-    {"_exit", Exit},          {"waitpid", WaitPid},     {"kill", Kill},
+    {"_exit", Exit},          {"execve", Execve},          {"waitpid", WaitPid},     {"kill", Kill},
     {"sigaction", Sigaction}, {"takeSignals", TakeSignals}, {"signalRestarts", SignalRestarts},
     {"watchLoopDrain", WatchLoopDrain}, {"reassertSignals", ReassertSignals},
   };

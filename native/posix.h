@@ -74,6 +74,8 @@ int sys_fd_is_open(int fd);
 int sys_waitpid(int pid, int options, int* status);
 int sys_kill(int pid, int sig);
 [[noreturn]] void sys_exit_now(int code);
+// execve(2); returns -errno only when it fails.
+int sys_execve(const char* path, char* const argv[], char* const envp[]);
 
 // The whole fork sequence (see fork.cc). Returns the child's pid in the
 // parent, 0 in the child, or -errno. `child_setup` runs in the child with

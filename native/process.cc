@@ -36,6 +36,17 @@ int sys_kill(int pid, int sig) { return kill(pid, sig) < 0 ? -errno : 0; }
 
 void sys_exit_now(int code) { _exit(code); }
 
+int sys_execve(const char* path, char* const argv[], char* const envp[]) {
+  // Node marks fds 0-2 close-on-exec at start-up; a program exec'd from C
+  // inherits them, and so does this one.
+  for (int fd = 0; fd <= 2; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
+  execve(path, argv, envp);
+  return -errno;
+}
+
 static double now_ms() {
   timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
