@@ -241,6 +241,15 @@ function prepareChildExits(): number {
     // schedule more work), then, if the loop is still dry, exit with
     // process.exitCode.
     const phase = native.watchLoopDrain(false);
+    // Functions a child calls and the parent never does would be compiled
+    // afresh in every child (parse, bytecode, and the page faults that
+    // come with them). Run _exit once here, on an argument it refuses, so
+    // its bytecode exists before the first fork.
+    try {
+      _exit(-1);
+    } catch {
+      // RangeError, as intended
+    }
     settings.onDrain = () => {
       if (phase[0] === 1) process.emit('beforeExit', Number(process.exitCode ?? 0));
       else if (phase[0] === 2) process.exit();
