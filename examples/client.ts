@@ -22,28 +22,17 @@
  *           --prefix 'SERVED BY Node: ' (what a reply starts with)
  */
 import * as net from 'node:net';
-
-function option(name: string, fallback: number, max: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const text = i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    console.error(`--${name} wants an integer from 1 to ${max}, got '${text}'`);
-    process.exit(2);
-  }
-  return value;
-}
+import { option, portOption } from './options';
 
 function textOption(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
 
-const port = option('port', 9093, 65535);
-const total = option('connections', 100, 1_000_000);
-const concurrency = Math.min(option('concurrency', 8, 1000), total);
-const timeoutSeconds = option('timeout', 60, 3600);
+const port = portOption();
+const total = option('connections', 100, { min: 1, max: 1_000_000 });
+const concurrency = Math.min(option('concurrency', 8, { min: 1, max: 1000 }), total);
+const timeoutSeconds = option('timeout', 60, { min: 1, max: 3600 });
 const host = textOption('host', '127.0.0.1');
 const prefix = textOption('prefix', 'SERVED BY Node: ');
 // Load goes to this machine only.

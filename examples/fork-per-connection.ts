@@ -22,23 +22,12 @@
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
 import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib';
+import { portOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const text = i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`--${name} wants a non-negative integer, got '${text}'`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const port = option('port', 9093);
+const port = portOption();
 const MAX_LINE = 64 * 1024;
 
 /** In the child: one line in, one line out, hang up. */

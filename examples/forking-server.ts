@@ -29,6 +29,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
+import { option, portOption } from './options';
 
 // A forked Node child needs V8 to keep all its work on this thread
 // (docs/fork-in-node.md). `npm start` passes --single-threaded; run as
@@ -38,20 +39,8 @@ execSingleThreaded();
 
 // ---- settings: --port / PORT, --linger (seconds a child stays after replying)
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const text = i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) {
-    console.error(`--${name} wants a non-negative number, got '${text}'`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const port = option('port', 9093);
-const lingerSeconds = option('linger', 3);
+const port = portOption();
+const lingerSeconds = option('linger', 3, { max: 3600, fractions: true });
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;

@@ -39,23 +39,12 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
+import { option, portOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const text = i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`--${name} wants a non-negative integer, got '${text}'`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const port = option('port', 9093);
+const port = portOption();
 // Keep this well under the pid and fd limits: the point is to look, not to
 // exhaust the machine.
 const maxConnections = Math.min(option('max', 50), 1000);
