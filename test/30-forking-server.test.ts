@@ -8,48 +8,13 @@
  *
  * WTF_LOAD_CONNECTIONS overrides the size of the burst (default 1000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import * as path from 'node:path';
-import { askLine, childrenOf, fdCount, freePort, root, zombiesOf } from './helpers';
+import { askLine, childrenOf, fdCount, freePort, killWatched, startExample, zombiesOf, type Watched } from './helpers';
 
 const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? 1000);
 const CONCURRENCY = 16;
-
-interface Running {
-  child: ChildProcess;
-  pid: number;
-  out: () => string;
-  err: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: number[] = [];
-
-/**
- * Starts an example from dist/examples. `group` puts it in a process group
- * of its own (setsid), so a signal to the group reaches it and its children
- * only, as Ctrl-C in a terminal reaches a foreground job.
- */
-function start(name: string, args: string[], opts: { singleThreaded?: boolean; group?: boolean } = {}): Running {
-  const file = path.join(root, 'dist', 'examples', `${name}.js`);
-  const flags = opts.singleThreaded === false ? [] : ['--single-threaded'];
-  const child = spawn(process.execPath, [...flags, file, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: opts.group === true,
-  });
-  if (child.pid === undefined) throw new Error(`could not start ${name}`);
-  started.push(child.pid);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, pid: child.pid, out: () => out, err: () => err, exited };
-}
 
 function alive(pid: number): boolean {
   try {
@@ -75,7 +40,7 @@ async function until<T>(what: string, check: () => T | undefined | false, ms = 1
 }
 
 /** Resolves with how the process ended, or kills it by pid and fails after `ms`. */
-async function exitOf(r: Running, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function exitOf(r: Watched, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -90,8 +55,8 @@ async function exitOf(r: Running, ms = 20000): Promise<{ code: number | null; si
   }
 }
 
-async function startServer(port: number, args: string[], group = false): Promise<Running> {
-  const r = start('forking-server', ['--port', String(port), ...args], { group });
+async function startServer(port: number, args: string[], group = false): Promise<Watched> {
+  const r = startExample('forking-server', ['--port', String(port), ...args], { group });
   await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
     r.out().includes(`Listening on: 0.0.0.0:${port}\n`),
   );
@@ -161,23 +126,7 @@ function openLater(port: number): { connected: Promise<void>; send: (line: strin
   return { connected, send: (line) => s.write(`${line}\n`), reply };
 }
 
-afterEach(() => {
-  for (const pid of started.splice(0)) {
-    if (!alive(pid)) continue;
-    for (const c of childrenOf(pid)) {
-      try {
-        process.kill(c, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
+afterEach(killWatched);
 
 describe('forking-server --linger 0 under load', () => {
   test(`one exact reply, then ${CONNECTIONS} connections from ${CONCURRENCY} clients through SIGCHLD storms: no error, no zombie, no leaked fd`, async () => {
@@ -192,11 +141,9 @@ describe('forking-server --linger 0 under load', () => {
     );
     const fdsBefore = fdCount(server.pid);
 
-    const clientFile = path.join(root, 'dist', 'examples', 'client.js');
-    const client = spawn(
-      process.execPath,
+    const client = startExample(
+      'client',
       [
-        clientFile,
         '--port',
         String(port),
         '--connections',
@@ -206,27 +153,19 @@ describe('forking-server --linger 0 under load', () => {
         '--timeout',
         '100',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { singleThreaded: false },
     );
-    let clientOut = '';
-    let clientErr = '';
-    client.stdout.on('data', (d) => (clientOut += d));
-    client.stderr.on('data', (d) => (clientErr += d));
     let clientDone = false;
-    const clientExit = new Promise<number | null>((resolve) =>
-      client.on('close', (code) => {
-        clientDone = true;
-        resolve(code);
-      }),
-    );
+    const clientExit = client.exited.then(({ code }) => {
+      clientDone = true;
+      return code;
+    });
 
-    // Let some connections get going, then storm while the rest are served.
-    await sleepMs(300);
     const signalsSent = await sigchldStorms(server.pid, () => clientDone, 40, 500);
     const clientCode = await clientExit;
 
-    expect({ code: clientCode, err: clientErr }).toEqual({ code: 0, err: '' });
-    expect(clientOut).toMatch(new RegExp(`^ok=${CONNECTIONS} errors=0 `));
+    expect({ code: clientCode, err: client.err() }).toEqual({ code: 0, err: '' });
+    expect(client.out()).toMatch(new RegExp(`^ok=${CONNECTIONS} errors=0 `));
     expect(signalsSent).toBeGreaterThan(0);
     expect(alive(server.pid)).toBe(true);
 

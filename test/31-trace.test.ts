@@ -4,27 +4,15 @@
  * forked child's lines carry the child's pid); failures show errno name and
  * message; setTrace() switches it at run time; off, nothing is printed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { close, isTracing, setTrace, socket } from '../lib';
-import { childrenOf, freePort, root, startFixture } from './helpers';
-
-const started: ChildProcess[] = [];
+import { freePort, killWatched, root, startFixture, watch, type Watched } from './helpers';
 
 afterEach(() => {
   setTrace(false);
-  for (const c of started.splice(0)) {
-    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
-    for (const k of childrenOf(c.pid)) {
-      try {
-        process.kill(k, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    c.kill('SIGKILL');
-  }
+  killWatched();
 });
 
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -35,27 +23,6 @@ async function until(what: string, check: () => boolean, ms = 15000): Promise<vo
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleepMs(25);
   }
-}
-
-interface Watched {
-  child: ChildProcess;
-  pid: number;
-  out: () => string;
-  err: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function watch(child: ChildProcess): Watched {
-  if (child.pid === undefined) throw new Error('not started');
-  started.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, pid: child.pid, out: () => out, err: () => err, exited };
 }
 
 function startServer(port: number, env: NodeJS.ProcessEnv): Watched {

@@ -3,41 +3,13 @@
  * (node --single-threaded), talked to over TCP on a free loopback port, and
  * judged by its replies, its output, its children in /proc and its exit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
-import { askLine, childrenOf, freePort, root, zombiesOf } from './helpers';
+import { askLine, childrenOf, freePort, killWatched, startExample, zombiesOf, type Watched } from './helpers';
 
-interface Running {
-  child: ChildProcess;
-  pid: number;
-  out: () => string;
-  err: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: number[] = [];
-
-function example(name: string): string {
-  return path.join(root, 'dist', 'examples', `${name}.js`);
-}
-
-/** Starts an example; every pid is recorded so afterEach can kill what is left. */
-function start(name: string, args: string[], singleThreaded = true): Running {
-  const child = spawn(process.execPath, [...(singleThreaded ? ['--single-threaded'] : []), example(name), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`could not start ${name}`);
-  started.push(child.pid);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, pid: child.pid, out: () => out, err: () => err, exited };
+/** Starts an example; what is left running is killed after each test. */
+function start(name: string, args: string[], singleThreaded = true): Watched {
+  return startExample(name, args, { singleThreaded });
 }
 
 function alive(pid: number): boolean {
@@ -55,14 +27,14 @@ async function until<T>(what: string, check: () => T | undefined | false, ms = 1
   }
 }
 
-async function listening(r: Running, port: number): Promise<void> {
+async function listening(r: Watched, port: number): Promise<void> {
   await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
     r.out().includes(`Listening on: 0.0.0.0:${port}`),
   );
 }
 
 /** Resolves with how the process ended, or kills it by pid and fails after `ms`. */
-async function exitOf(r: Running, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function exitOf(r: Watched, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -103,24 +75,7 @@ function openAndAsk(port: number, line: string): { reply: Promise<string>; ended
   return { reply, ended, socket };
 }
 
-afterEach(() => {
-  for (const pid of started.splice(0)) {
-    if (!alive(pid)) continue;
-    // Children first (prefork workers), then the process itself.
-    for (const c of childrenOf(pid)) {
-      try {
-        process.kill(c, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
+afterEach(killWatched);
 
 describe('fork-per-connection', () => {
   test('serves several connections and, never reaping, leaves one zombie per connection', async () => {
@@ -243,7 +198,7 @@ describe('client', () => {
 });
 
 describe('prefork-server', () => {
-  function workerPids(r: Running): number[] {
+  function workerPids(r: Watched): number[] {
     return [...r.out().matchAll(/Worker (\d+) started/g)].map((m) => Number(m[1]));
   }
 

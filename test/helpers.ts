@@ -147,3 +147,67 @@ export function freePort(): Promise<number> {
     srv.on('error', reject);
   });
 }
+
+/** A process a test started, with its output collected as it arrives. */
+export interface Watched {
+  child: ChildProcess;
+  pid: number;
+  out: () => string;
+  err: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const watched: ChildProcess[] = [];
+
+/** Collects a started process's output and records it for {@link killWatched}. */
+export function watch(child: ChildProcess): Watched {
+  if (child.pid === undefined) throw new Error('the process did not start');
+  watched.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, pid: child.pid, out: () => out, err: () => err, exited };
+}
+
+/**
+ * Starts `dist/examples/<name>.js` (with --single-threaded unless told).
+ * `group` puts it in a process group of its own (setsid), so a signal to the
+ * group reaches it and its children only, as Ctrl-C reaches a foreground job.
+ */
+export function startExample(
+  name: string,
+  args: string[],
+  opts: { singleThreaded?: boolean; group?: boolean } = {},
+): Watched {
+  const file = path.join(root, 'dist', 'examples', `${name}.js`);
+  const flags = opts.singleThreaded === false ? [] : ['--single-threaded'];
+  return watch(
+    spawn(process.execPath, [...flags, file, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.group === true,
+    }),
+  );
+}
+
+/**
+ * Test cleanup: every watched process that has not exited is killed by pid,
+ * its children first (forked workers), then itself. A process that exited
+ * is left alone, so a reused pid is never hit.
+ */
+export function killWatched(): void {
+  for (const c of watched.splice(0)) {
+    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
+    for (const k of childrenOf(c.pid)) {
+      try {
+        process.kill(k, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    c.kill('SIGKILL');
+  }
+}
