@@ -7,6 +7,9 @@ module.exports = {
   // Tests that fork, signal or load the machine run their work in
   // subprocess fixtures; generous timeouts keep a slow shared machine green.
   testTimeout: 120000,
-  maxWorkers: 2,
+  // One suite at a time: several suites assert how soon a signal interrupts
+  // a blocking call, and a fork-heavy suite running beside them on a
+  // 2-core machine can delay delivery past their bounds.
+  maxWorkers: 1,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
 };
