@@ -165,3 +165,18 @@ describe('a forked child leaves with the status node would give', () => {
     }
   });
 });
+
+describe("the first fork's preparation", () => {
+  test('leaves no fd and no trace line, never runs a pending handler, and children still serve', async () => {
+    const r = await runFixture('fork-first');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.handledDuringFirstFork).toBe(0);
+    expect(o.handledAfterWait).toBe(1);
+    // Only the fork itself: the socketpair round trip is not traced.
+    expect(o.traceOfSecondFork).toEqual([expect.stringMatching(/^fork\(\) = [1-9]\d*$/)]);
+    expect(o.fdsUnchanged).toBe(true);
+    expect(o).toMatchObject({ reply: 'child read: ping', child: 'exited', fdsAtEnd: true });
+  });
+});
