@@ -11,7 +11,19 @@
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { askLine, childrenOf, fdCount, freePort, killWatched, startExample, zombiesOf, type Watched } from './helpers';
+import {
+  askLine,
+  childrenOf,
+  exitOf,
+  fdCount,
+  freePort,
+  killWatched,
+  sleepMs,
+  startExample,
+  until,
+  zombiesOf,
+  type Watched,
+} from './helpers';
 
 const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? 1000);
 const CONCURRENCY = 16;
@@ -23,35 +35,6 @@ function alive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
-  }
-}
-
-const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns something other than undefined/false, or fails after `ms`. */
-async function until<T>(what: string, check: () => T | undefined | false, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleepMs(25);
-  }
-}
-
-/** Resolves with how the process ended, or kills it by pid and fails after `ms`. */
-async function exitOf(r: Watched, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      r.child.kill('SIGKILL');
-      reject(new Error(`pid ${r.pid} did not exit within ${ms} ms:\n${r.out()}${r.err()}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([r.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -8,22 +8,12 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { close, isTracing, setTrace, socket } from '../lib';
-import { freePort, killWatched, root, startFixture, watch, type Watched } from './helpers';
+import { freePort, killWatched, root, sleepMs, startFixture, until, watch, type Watched } from './helpers';
 
 afterEach(() => {
   setTrace(false);
   killWatched();
 });
-
-const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, ms = 15000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleepMs(25);
-  }
-}
 
 function startServer(port: number, env: NodeJS.ProcessEnv): Watched {
   const file = path.join(root, 'dist', 'examples', 'forking-server.js');

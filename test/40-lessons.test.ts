@@ -5,7 +5,17 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { askLine, childrenOf, freePort, killWatched, startExample, zombiesOf, type Watched } from './helpers';
+import {
+  askLine,
+  childrenOf,
+  exitOf,
+  freePort,
+  killWatched,
+  startExample,
+  until,
+  zombiesOf,
+  type Watched,
+} from './helpers';
 
 /** Starts an example; what is left running is killed after each test. */
 function start(name: string, args: string[], singleThreaded = true): Watched {
@@ -16,37 +26,10 @@ function alive(pid: number): boolean {
   return fs.existsSync(`/proc/${pid}`);
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `ms`. */
-async function until<T>(what: string, check: () => T | undefined | false, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 async function listening(r: Watched, port: number): Promise<void> {
   await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
     r.out().includes(`Listening on: 0.0.0.0:${port}`),
   );
-}
-
-/** Resolves with how the process ended, or kills it by pid and fails after `ms`. */
-async function exitOf(r: Watched, ms = 20000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      r.child.kill('SIGKILL');
-      reject(new Error(`pid ${r.pid} did not exit within ${ms} ms:\n${r.out()}${r.err()}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([r.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Runs examples/client.js to its end. */
