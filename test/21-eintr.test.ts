@@ -55,6 +55,11 @@ async function burstsWhileBlocked(how: 'kill' | 'tgkill'): Promise<Record<string
   const done = collect(child, { timeoutMs: 60000 });
   let buf = '';
   const state: { current: { call: string; tids: string[] } | null } = { current: null };
+  // Every phase the fixture announced, not only the latest: a call can end
+  // within 1 ms (a signal of the previous burst that landed late on another
+  // thread interrupts it at once), and the fixture then announces the next
+  // call before the 10 ms polling below ever sees the short one as current.
+  const started = new Set<string>();
   const finished = new Set<string>();
   let threadsHit = new Set<string>();
   child.stdout!.on('data', (d) => {
@@ -63,7 +68,10 @@ async function burstsWhileBlocked(how: 'kill' | 'tgkill'): Promise<Record<string
     while ((i = buf.indexOf('\n')) >= 0) {
       const msg = JSON.parse(buf.slice(0, i));
       buf = buf.slice(i + 1);
-      if (msg.blocking) state.current = { call: msg.blocking, tids: msg.tids };
+      if (msg.blocking) {
+        state.current = { call: msg.blocking, tids: msg.tids };
+        started.add(msg.blocking);
+      }
       if (msg.done) finished.add(msg.done);
     }
   });
@@ -89,7 +97,7 @@ async function burstsWhileBlocked(how: 'kill' | 'tgkill'): Promise<Record<string
   };
   for (const call of ['accept', 'recv', 'waitpid']) {
     const end = Date.now() + 10000;
-    while (state.current?.call !== call && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    while (!started.has(call) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 100));
     while (!finished.has(call) && Date.now() < end) {
       burst();
