@@ -3,7 +3,8 @@
  * blocked accept (InterruptedError, after the SIGCHLD reaper ran) and the
  * loop goes on; SIGTERM and SIGINT handlers close the listener and the
  * process exits cleanly; and a storm of 10,000 signals from another process
- * during 5,000 connections loses no connection and leaves no zombie.
+ * during 5,000 or more connections (until the sender is done) loses no
+ * connection and leaves no zombie.
  */
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
@@ -83,8 +84,12 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
 
 const CONNECTIONS = 5000;
 const SIGNALS = 10000;
+// Clients go on past CONNECTIONS until the sender is done, so that on a fast
+// machine too every signal lands while connections are being served; bounded
+// by this count and by time.
+const MAX_CONNECTIONS = 50000;
 
-test(`storm: ${SIGNALS} signals during ${CONNECTIONS} connections`, async () => {
+test(`storm: ${SIGNALS} signals during ${CONNECTIONS} connections or more`, async () => {
   const srv = await startServer();
   const start = Date.now();
   const sender = spawn(
@@ -110,7 +115,7 @@ test(`storm: ${SIGNALS} signals during ${CONNECTIONS} connections`, async () => 
   const bad: string[] = [];
   await Promise.all(
     Array.from({ length: 8 }, async () => {
-      while (next < CONNECTIONS && Date.now() - start < 240000) {
+      while ((next < CONNECTIONS || senderEnd === Infinity) && next < MAX_CONNECTIONS && Date.now() - start < 240000) {
         const i = next++;
         try {
           const reply = await askLine(srv.port, `m${i}`, 20000);
@@ -132,14 +137,15 @@ test(`storm: ${SIGNALS} signals during ${CONNECTIONS} connections`, async () => 
   const r = await srv.done;
   const s = stats(r);
   expect(bad.slice(0, 5)).toEqual([]);
-  expect(ok).toBe(CONNECTIONS);
+  expect(ok).toBe(next);
+  expect(ok).toBeGreaterThanOrEqual(CONNECTIONS);
   expect(sent).toMatchObject({ sent: SIGNALS, gone: false });
   // Every signal was sent while connections were still being served.
   expect(senderEnd).toBeLessThan(clientsEnd);
   expect(zombies).toEqual([]);
   expect(r.code).toBe(0);
   expect(r.stderr).not.toMatch(/Debugger listening|Error/);
-  expect(s).toMatchObject({ stoppedBy: 'SIGTERM', served: CONNECTIONS, reaped: CONNECTIONS, otherErrors: [] });
+  expect(s).toMatchObject({ stoppedBy: 'SIGTERM', served: ok, reaped: ok, otherErrors: [] });
   expect(s.interrupted).toBeGreaterThan(0);
   expect(s.usr1Handled).toBeGreaterThan(0);
   expect(elapsed).toBeLessThan(240000);
