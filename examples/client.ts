@@ -22,19 +22,25 @@
  *           --prefix 'SERVED BY Node: ' (what a reply starts with)
  */
 import * as net from 'node:net';
-import { option, portOption } from './options';
+import { declareOptions, option, portOption, textOption } from './options';
 
-function textOption(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-
+declareOptions({
+  about: 'A load client: many connections at once to one of the example servers.',
+  values: {
+    port: "the server's port (default 9093; or PORT in the environment)",
+    connections: 'how many connections in all (default 100)',
+    concurrency: 'how many at the same time (default 8)',
+    timeout: 'give up after this many seconds in all (default 60)',
+    host: '127.0.0.1 or ::1 (loopback only; default 127.0.0.1)',
+    prefix: "what a reply starts with (default 'SERVED BY Node: ')",
+  },
+});
 const port = portOption();
 const total = option('connections', 100, { min: 1, max: 1_000_000 });
 const concurrency = Math.min(option('concurrency', 8, { min: 1, max: 1000 }), total);
 const timeoutSeconds = option('timeout', 60, { min: 1, max: 3600 });
-const host = textOption('host', '127.0.0.1');
-const prefix = textOption('prefix', 'SERVED BY Node: ');
+const host = textOption('host') ?? '127.0.0.1';
+const prefix = textOption('prefix') ?? 'SERVED BY Node: ';
 // Load goes to this machine only.
 if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
   console.error(`--host must be a loopback address (127.0.0.1 or ::1), got '${host}'`);

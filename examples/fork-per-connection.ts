@@ -22,11 +22,12 @@
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
 import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib';
-import { portOption } from './options';
+import { PORT_HELP, declareOptions, portOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
+declareOptions({ about: 'Lesson 2: fork per connection.', values: { port: PORT_HELP } });
 const port = portOption();
 const MAX_LINE = 64 * 1024;
 
@@ -49,8 +50,8 @@ function main(): void {
   listener.setSockOpt(ReuseAddr, true); // setsockopt(2) SO_REUSEADDR
   listener.bindAddr(port); // bind(2)
   listener.listen(); // listen(2)
-  const [host] = listener.getLocalAddr(); // getsockname(2)
-  console.log(`Listening on: ${host}:${port}`);
+  const [host, boundPort] = listener.getLocalAddr(); // getsockname(2)
+  console.log(`Listening on: ${host}:${boundPort}`);
   console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
   // No signal handlers at all: nothing interrupts accept(2), and no one ever

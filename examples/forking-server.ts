@@ -1,6 +1,8 @@
 /**
  * The forking echo server, rebuilt in TypeScript piece by piece:
- * handleConnection, exitSuccessfully, handleChildren, main, in that order.
+ * handleConnection, exitSuccessfully, handleChildren, main, in that order,
+ * plus waitForWorkers, which the original lacks: on shutdown the server
+ * waits for the children still serving instead of leaving them behind.
  *
  * One process listens. For every connection it fork(2)s: the child serves
  * the client and exits, the parent goes straight back to accept(2). When a
@@ -10,8 +12,9 @@
  *
  * Run it:   npm start                  (port 9093)
  *           npm start -- --port 9200 --linger 0
+ *           npm start -- --help    (the options)
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
- * Watch it: WTF_TRACE=1 npm start      (every system call, strace style)
+ * Watch it: WTF_TRACE=1 npm start      (each system call of this package, strace style)
  *
  * In your own project, import from 'what-the-fork' instead of '../lib'.
  */
@@ -29,7 +32,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { option, portOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption } from './options';
 
 // A forked Node child needs V8 to keep all its work on this thread
 // (docs/fork-in-node.md). `npm start` passes --single-threaded; run as
@@ -37,10 +40,21 @@ import { option, portOption } from './options';
 // (same pid, same fds) before anything else happens.
 execSingleThreaded();
 
-// ---- settings: --port / PORT, --linger (seconds a child stays after replying)
+// ---- settings: --port / PORT, --linger, --timeout ----------------------------
 
+declareOptions({
+  about: 'The forking server: one child per connection, reaped on SIGCHLD.',
+  values: {
+    port: PORT_HELP,
+    linger: 'seconds a child stays after its reply, standing in for work (default 3)',
+    timeout: 'seconds a child waits for the client to send its line (default 30)',
+  },
+});
 const port = portOption();
 const lingerSeconds = option('linger', 3, { max: 3600, fractions: true });
+// A client that connects and says nothing must not hold its child (and a
+// clean shutdown, which waits for the children) for ever.
+const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
@@ -58,14 +72,22 @@ let running = true;
 function handleConnection(client: Socket): void {
   let line: string;
   try {
-    line = client.readLine(MAX_LINE); // recv(2) until the newline
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
+    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
-    client.send(`ERROR: ${(err as Error).message}\n`);
+    // Too long a line, a silent client, or a reset: say so if the client
+    // still listens (the send may fail too, and that is no news), hang up.
+    try {
+      client.send(`ERROR: ${(err as Error).message}\n`);
+    } catch {
+      // the connection is gone
+    }
     client.close();
     return;
   }
   client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
   client.close(); // close(2): the last fd of this connection, so the client sees EOF
+  // sleep(3)'s job, done with poll(2) so that a handled signal would cut it short
   if (lingerSeconds > 0) sleep(lingerSeconds);
 }
 
@@ -124,25 +146,31 @@ function main(): void {
   listener.bindAddr(port); // bind(2) to 0.0.0.0:port
   listener.listen(); // listen(2): the kernel now completes handshakes for us
 
-  const [host] = listener.getLocalAddr(); // getsockname(2)
-  console.log(`Listening on: ${host}:${port}`);
+  const [host, boundPort] = listener.getLocalAddr(); // getsockname(2)
+  console.log(`Listening on: ${host}:${boundPort}`);
 
-  // signal(2) without SA_RESTART: a signal that arrives while accept(2)
-  // blocks makes it fail with EINTR once the handler has run.
+  // This package's signal() installs the handler with sigaction(2) and
+  // without SA_RESTART, as System V's signal(2) did: a signal that arrives
+  // while accept(2) blocks makes it fail with EINTR once the handler has
+  // run. (glibc's signal() sets SA_RESTART, and accept(2) would just go on.)
   signal('SIGINT', exitSuccessfully);
   signal('SIGTERM', exitSuccessfully);
   signal('SIGCHLD', handleChildren);
 
+  // One Socket object stands for the current client, as in the original:
+  // accept(2) puts the new connection's fd in it, close(2) empties it.
+  const client = new Socket();
+
   while (running) {
-    let client: Socket;
     try {
-      client = listener.accept(); // accept(2): blocks until a client connects
+      listener.accept(client); // accept(2): blocks until a client connects
     } catch (err) {
       // EINTR: a signal's handler ran (usually SIGCHLD); just accept again.
       if (err instanceof InterruptedError) continue;
       // The shutdown handler closed the listener under us.
       if (!running) break;
       listener.close();
+      client.close();
       throw err;
     }
 
@@ -164,6 +192,7 @@ function main(): void {
     client.close();
   }
 
+  client.close();
   waitForWorkers();
   process.exit(0);
 }

@@ -17,22 +17,17 @@
  * In your own project, import from 'what-the-fork' instead of '../lib'.
  */
 import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib';
+import { PORT_HELP, declareOptions, portOption, textOption } from './options';
 
-// ---- settings: --port N (or PORT), --host ADDRESS (or HOST) ------------------
+// ---- settings: --port N (or PORT), --host ADDRESS -----------------------------
 
-function setting(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : process.env[name.toUpperCase()];
-}
-
-const portText = setting('port') ?? '9093';
-const port = Number(portText);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port wants a number from 0 to 65535, got '${portText}'`);
-  process.exit(2);
-}
+declareOptions({
+  about: 'Lesson 1: the iterative server, one client at a time.',
+  values: { port: PORT_HELP, host: 'address to listen on (default: every interface)' },
+});
+const port = portOption();
 // The empty host means every interface (0.0.0.0), as the original binds.
-const host = setting('host') ?? '';
+const host = textOption('host') ?? '';
 // A client may send at most this many bytes before its newline.
 const MAX_LINE = 64 * 1024;
 // How long one client may keep the whole server waiting for its line.

@@ -5,8 +5,9 @@
  * the obvious fix for zombies is a SIGCHLD handler that calls waitpid(2).
  * This one has two mistakes:
  *
- * 1. The accept loop does not expect EINTR. The handler is installed with
- *    signal(2) semantics and no SA_RESTART (sigaction(2)), so when SIGCHLD
+ * 1. The accept loop does not expect EINTR. This package's signal()
+ *    installs the handler with sigaction(2) and no SA_RESTART (glibc's
+ *    signal() would set SA_RESTART and restart the call), so when SIGCHLD
  *    arrives while the parent sits in accept(2), the kernel runs the handler
  *    and then makes accept(2) fail with EINTR ("Interruption of system calls
  *    and library functions by signal handlers" in signal(7)). Here that
@@ -29,7 +30,7 @@
  *           (you get the reply; the server prints "Worker <pid> is shutting
  *           down" and then dies of "InterruptedError: accept EINTR", status 1)
  * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/naive-sigchld.js
- *           shows accept(3) = -1 EINTR (Interrupted system call)
+ *           shows accept(<fd>) = -1 EINTR (Interrupted system call)
  */
 import {
   InterruptedError,
@@ -43,13 +44,18 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { portOption } from './options';
+import { PORT_HELP, declareOptions, portOption, switchOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
+declareOptions({
+  about: 'Lesson 4: a SIGCHLD handler, and the EINTR that crashes the accept loop.',
+  values: { port: PORT_HELP },
+  switches: { 'catch-eintr': 'catch InterruptedError around accept, as lesson 5 does' },
+});
 const port = portOption();
-const catchEintr = process.argv.includes('--catch-eintr');
+const catchEintr = switchOption('catch-eintr');
 const MAX_LINE = 64 * 1024;
 
 function handleConnection(client: Socket): void {
@@ -79,11 +85,11 @@ function main(): void {
   listener.setSockOpt(ReuseAddr, true);
   listener.bindAddr(port);
   listener.listen();
-  const [host] = listener.getLocalAddr();
-  console.log(`Listening on: ${host}:${port}`);
+  const [host, boundPort] = listener.getLocalAddr();
+  console.log(`Listening on: ${host}:${boundPort}`);
   console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
-  // signal(2): no SA_RESTART, so the handler interrupts accept(2).
+  // sigaction(2) without SA_RESTART, so the handler interrupts accept(2).
   signal('SIGCHLD', reapOne);
 
   for (;;) {

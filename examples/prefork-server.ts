@@ -58,11 +58,15 @@ import {
   type WaitStatus,
   execSingleThreaded,
 } from '../lib';
-import { option, portOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
+declareOptions({
+  about: 'The prefork server: N workers forked up front, all accepting on one listener.',
+  values: { port: PORT_HELP, workers: 'how many workers (default 2)' },
+});
 const port = portOption();
 const workerCount = option('workers', 2);
 if (workerCount < 1 || workerCount > 64) {
@@ -201,6 +205,8 @@ function workerMain(): never {
 
 const workers = new Set<number>();
 let stopping = false;
+// Exit status: 0 after a requested stop, 1 when the server gave up.
+let exitStatus = 0;
 // Respawn guard: a worker that dies at once, again and again (a bug, a
 // missing resource), must not turn the parent into a fork loop.
 let recentDeaths: number[] = [];
@@ -232,6 +238,7 @@ function workerGone(s: WaitStatus): void {
   recentDeaths.push(now);
   if (recentDeaths.length > 5 * workerCount) {
     console.error('Workers keep dying at once; giving up');
+    exitStatus = 1;
     shutdown();
     return;
   }
@@ -276,8 +283,8 @@ function main(): void {
   listener.setSockOpt(ReuseAddr, true); // setsockopt(2)
   listener.bindAddr(port); // bind(2)
   listener.listen(); // listen(2): before the fork, so every worker inherits a listening socket
-  const [host] = listener.getLocalAddr();
-  console.log(`Listening on: ${host}:${port}`);
+  const [host, boundPort] = listener.getLocalAddr();
+  console.log(`Listening on: ${host}:${boundPort}`);
   console.log(`Parent pid ${getpid()}; workers: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
   // Handlers first, workers second: a worker that dies at once still
@@ -312,7 +319,7 @@ function main(): void {
     }
   }
   listener.close();
-  process.exit(0);
+  process.exit(exitStatus);
 }
 
 main();

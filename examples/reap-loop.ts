@@ -37,15 +37,20 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { portOption } from './options';
+import { PORT_HELP, declareOptions, portOption, switchOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
+declareOptions({
+  about: 'Lesson 5: the reap loop that fixes lesson 4.',
+  values: { port: PORT_HELP },
+  switches: { quiet: 'do not print a line per reaped child' },
+});
 const port = portOption();
 // Printing a line per reaped child is the blog's way; --quiet drops it for
 // load runs.
-const quiet = process.argv.includes('--quiet');
+const quiet = switchOption('quiet');
 const MAX_LINE = 64 * 1024;
 
 function handleConnection(client: Socket): void {
@@ -86,8 +91,8 @@ function main(): void {
   listener.setSockOpt(ReuseAddr, true);
   listener.bindAddr(port);
   listener.listen();
-  const [host] = listener.getLocalAddr();
-  console.log(`Listening on: ${host}:${port}`);
+  const [host, boundPort] = listener.getLocalAddr();
+  console.log(`Listening on: ${host}:${boundPort}`);
   console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
   signal('SIGCHLD', reapAll);

@@ -39,16 +39,21 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { option, portOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption, switchOption } from './options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
+declareOptions({
+  about: 'Lesson 3: what happens without closing the duplicate fds and without reaping.',
+  values: { port: PORT_HELP, max: 'stop after this many connections, 1 to 1000 (default 50)' },
+  switches: { 'no-close': 'the parent keeps its copy of every client fd too' },
+});
 const port = portOption();
 // Keep this well under the pid and fd limits: the point is to look, not to
 // exhaust the machine.
-const maxConnections = Math.min(option('max', 50), 1000);
-const keepDuplicates = process.argv.includes('--no-close');
+const maxConnections = option('max', 50, { min: 1, max: 1000 });
+const keepDuplicates = switchOption('no-close');
 const MAX_LINE = 64 * 1024;
 
 let stopping = false;
@@ -75,9 +80,9 @@ function main(): void {
   listener.setSockOpt(ReuseAddr, true);
   listener.bindAddr(port);
   listener.listen();
-  const [host] = listener.getLocalAddr();
+  const [host, boundPort] = listener.getLocalAddr();
   const me = getpid();
-  console.log(`Listening on: ${host}:${port}`);
+  console.log(`Listening on: ${host}:${boundPort}`);
   console.log(`Zombies will pile up; look at them with: ps -o pid,stat,cmd --ppid ${me}`);
   if (keepDuplicates)
     console.log(`--no-close: the parent keeps every client fd open; see them with: ls -l /proc/${me}/fd`);

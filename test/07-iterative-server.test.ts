@@ -121,5 +121,5 @@ test('a bad --port is refused with a message', async () => {
   const { stderr, closed } = start(['--port', 'eighty']);
   const r = await closed;
   expect(r.code).toBe(2);
-  expect(stderr()).toContain("--port wants a number from 0 to 65535, got 'eighty'");
+  expect(stderr()).toContain("--port wants a whole number from 0 to 65535, got 'eighty'");
 });

@@ -225,3 +225,36 @@ describe('forking-server with the default 3 s linger: clean shutdown', () => {
     await shutdownWhileChildrenLinger('SIGINT');
   });
 });
+
+describe('forking-server: a silent client and the port it reports', () => {
+  test('a client that never sends its line gets an ERROR line after --timeout, and does not hold a SIGTERM shutdown', async () => {
+    const port = await freePort();
+    const server = await startServer(port, ['--linger', '0', '--timeout', '0.5']);
+    const silent = openLater(port);
+    await silent.connected;
+    const started = Date.now();
+    // The child gives up on its own: a TimeoutError, said to the client.
+    expect(await silent.reply).toMatch(/^ERROR: .*ETIMEDOUT|^ERROR: .*timed out/i);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const kid = await until('the child reaped', () => reaped(server.out())[0]);
+    expect(kid).toBeGreaterThan(0);
+    // A second silent client, then SIGTERM: the server exits once the
+    // child's timeout has passed instead of waiting for ever.
+    const second = openLater(port);
+    await second.connected;
+    await until('its child', () => childrenOf(server.pid).length === 1);
+    process.kill(server.pid, 'SIGTERM');
+    expect(await exitOf(server, 10000)).toEqual({ code: 0, signal: null });
+    expect(await second.reply).toMatch(/^ERROR: /);
+    expect(server.err()).toBe('');
+  });
+
+  test('--port 0: the kernel picks the port, and the banner shows that one', async () => {
+    const server = startExample('forking-server', ['--port', '0', '--linger', '0']);
+    const port = Number(await until('the banner', () => /^Listening on: 0\.0\.0\.0:(\d+)$/m.exec(server.out())?.[1]));
+    expect(port).toBeGreaterThan(0);
+    expect(await askLine(port, 'zero')).toBe('SERVED BY Node: zero\n');
+    process.kill(server.pid, 'SIGTERM');
+    expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+  });
+});

@@ -3,14 +3,17 @@
  * (node --single-threaded), talked to over TCP on a free loopback port, and
  * judged by its replies, its output, its children in /proc and its exit.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import {
   askLine,
   childrenOf,
   exitOf,
   freePort,
   killWatched,
+  root,
   startExample,
   until,
   zombiesOf,
@@ -234,5 +237,53 @@ describe('prefork-server', () => {
     expect(data).toBe('SERVED BY Node: late line\n');
     expect(await exitOf(r)).toEqual({ code: 0, signal: null });
     for (const pid of [r.pid, ...workers]) expect(alive(pid)).toBe(false);
+  });
+});
+
+describe('command-line options of the examples', () => {
+  const run = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const file = path.join(root, 'dist', 'examples', `${name}.js`);
+    const r = spawnSync(process.execPath, ['--single-threaded', file, ...args], {
+      encoding: 'utf8',
+      timeout: 20000,
+      env: { ...process.env, PORT: '', ...env },
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  test('--help lists the options and exits 0', async () => {
+    const r = run('forking-server', ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/--port VALUE/);
+    expect(r.out).toMatch(/--linger VALUE/);
+    expect(r.out).toMatch(/--timeout VALUE/);
+  });
+
+  test.each([
+    ['forking-server', ['--bogus'], 'unknown option --bogus'],
+    ['forking-server', ['--port'], '--port needs a value'],
+    ['forking-server', ['--port', '--linger', '0'], '--port needs a value'],
+    ['forking-server', ['--linger=abc'], "--linger wants a number from 0 to 3600, got 'abc'"],
+    ['zombies', ['--max', '2000'], "--max wants a whole number from 1 to 1000, got '2000'"],
+    ['reap-loop', ['--quiet=yes'], '--quiet takes no value'],
+    ['client', ['stray'], "unexpected argument 'stray'"],
+  ])('%s %j is refused: %s', async (name, args, message) => {
+    const r = run(name, args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(message);
+    expect(r.out).toBe('');
+  });
+
+  test('a bad PORT in the environment is named as such', async () => {
+    const r = run('prefork-server', [], { PORT: 'eighty' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("PORT (environment) wants a whole number from 0 to 65535, got 'eighty'");
+  });
+
+  test('--port=N works like --port N', async () => {
+    const port = await freePort();
+    const server = startExample('fork-per-connection', [`--port=${port}`]);
+    await until('the banner', () => server.out().includes(`Listening on: 0.0.0.0:${port}\n`));
+    expect(await askLine(port, 'eq')).toBe('SERVED BY Node: eq\n');
   });
 });
