@@ -19,12 +19,20 @@ for (const [name, value] of Object.entries(errnoNames)) {
 }
 const systemMessages = util.getSystemErrorMap();
 
-/** The symbolic name of an errno value, e.g. `errnoName(4) === 'EINTR'`. */
+/**
+ * The symbolic name of an errno value, e.g. `errnoName(4) === 'EINTR'` (errno(3)).
+ * Never throws; an unknown number gives `'Unknown system error N'`.
+ * Teaches: errno numbers differ between systems; the names are what is portable.
+ */
 export function errnoName(errno: number): string {
   return nameOfErrno.get(errno) ?? `Unknown system error ${errno}`;
 }
 
-/** The errno value of a symbolic name, e.g. `errnoNumber('EINTR') === 4`. */
+/**
+ * The errno value of a symbolic name, e.g. `errnoNumber('EINTR') === 4` (errno(3)).
+ * Never throws; an unknown name gives `undefined`.
+ * Teaches: the C headers define each errno name as a small integer, this system's own.
+ */
 export function errnoNumber(code: string): number | undefined {
   return errnoNames[code];
 }
@@ -51,7 +59,11 @@ const extraMessages: Record<string, string> = {
   ETIME: 'timer expired',
 };
 
-/** The system's description of an errno value, as Node words it. */
+/**
+ * The system's description of an errno value, as Node words it (strerror(3)).
+ * Never throws; an unknown number gives `'unknown error N'`.
+ * Teaches: the text perror(3) prints is a lookup from the number, nothing more.
+ */
 export function errnoMessage(errno: number): string {
   return systemMessages.get(-errno)?.[1] ?? extraMessages[errnoName(errno)] ?? `unknown error ${errno}`;
 }
@@ -112,29 +124,66 @@ export class PosixError extends Error {
 
 /** EINTR: a signal arrived while the call was blocked. Teaches: signal(7), "Interruption of system calls". */
 export class InterruptedError extends PosixError {}
-/** EAGAIN/EWOULDBLOCK/EINPROGRESS/EALREADY: a non-blocking call would have had to wait. */
+/**
+ * EAGAIN/EWOULDBLOCK/EINPROGRESS/EALREADY: a non-blocking call would have
+ * had to wait; also fork(2)'s EAGAIN (a process limit reached).
+ * Teaches: a non-blocking fd turns "wait" into an error you retry when poll(2) says ready.
+ */
 export class BlockingIOError extends PosixError {}
-/** Base class of the four connection errors, as in Python. */
+/**
+ * Base class of the four connection errors, as in Python.
+ * Teaches: a peer can end a connection in several ways, and each has its own errno.
+ */
 export class ConnectionError extends PosixError {}
-/** ECONNREFUSED: nobody listens at that address (connect(2)). */
+/**
+ * ECONNREFUSED: nobody listens at that address (connect(2)).
+ * Teaches: for TCP the peer's kernel answers a SYN to a closed port with RST.
+ */
 export class ConnectionRefusedError extends ConnectionError {}
-/** ECONNRESET: the peer reset the connection (it closed with unread data, or sent RST). */
+/**
+ * ECONNRESET: the peer reset the connection (it closed with unread data, or sent RST).
+ * Teaches: closing a socket with unread data aborts the connection instead of ending it cleanly.
+ */
 export class ConnectionResetError extends ConnectionError {}
-/** ECONNABORTED: the connection was aborted before accept(2) took it. */
+/**
+ * ECONNABORTED: the connection was aborted before accept(2) took it.
+ * Teaches: a queued connection can die in the backlog before the server accepts it.
+ */
 export class ConnectionAbortedError extends ConnectionError {}
-/** EPIPE/ESHUTDOWN: writing to a connection the other side closed. This package never raises SIGPIPE. */
+/**
+ * EPIPE/ESHUTDOWN: writing to a connection the other side closed. This package never raises SIGPIPE.
+ * Teaches: in C the same write would also raise SIGPIPE, whose default action kills the process.
+ */
 export class BrokenPipeError extends ConnectionError {}
-/** EADDRINUSE: bind(2) to an address another socket holds (see SO_REUSEADDR). */
+/**
+ * EADDRINUSE: bind(2) to an address another socket holds (see SO_REUSEADDR).
+ * Teaches: one address, one socket, unless every socket on it asks to share (SO_REUSEPORT).
+ */
 export class AddressInUseError extends PosixError {}
-/** EACCES/EPERM: not allowed (a port below 1024 without privilege, kill(2) of another user's process). */
+/**
+ * EACCES/EPERM: not allowed (a port below 1024 without privilege, kill(2) of another user's process).
+ * Teaches: the kernel checks the caller's user ids and capabilities at each call.
+ */
 export class PermissionError extends PosixError {}
-/** EBADF: the fd is not open (closed twice, or never opened). */
+/**
+ * EBADF: the fd is not open (closed twice, or never opened).
+ * Teaches: a fd is only a number; once closed it may be reused by the next open.
+ */
 export class BadFileDescriptorError extends PosixError {}
-/** ETIMEDOUT, or a blocking call whose SO_RCVTIMEO/SO_SNDTIMEO ran out (code EAGAIN). */
+/**
+ * ETIMEDOUT, or a blocking call whose SO_RCVTIMEO/SO_SNDTIMEO ran out (code EAGAIN).
+ * Teaches: the kernel reports a socket timeout as EAGAIN, the same code as "would block".
+ */
 export class TimeoutError extends PosixError {}
-/** ECHILD: waitpid(2) has no such child to wait for. */
+/**
+ * ECHILD: waitpid(2) has no such child to wait for.
+ * Teaches: a process can wait only for its own children, and only once for each.
+ */
 export class ChildProcessError extends PosixError {}
-/** ESRCH: no process with that pid (kill(2)). */
+/**
+ * ESRCH: no process with that pid (kill(2)).
+ * Teaches: pids name live (or zombie) processes only, and are reused once reaped.
+ */
 export class ProcessLookupError extends PosixError {}
 
 const classes: Record<string, typeof PosixError> = {
@@ -163,6 +212,9 @@ for (const cls of [PosixError, ConnectionError, ...new Set(Object.values(classes
 /**
  * Builds the right error class for an errno. The addon calls this for every
  * failure; it is exported for code that wraps other system calls the same way.
+ * Never throws: an errno without a class of its own gives a plain PosixError.
+ * Teaches: a system call reports failure as one number, errno; the class
+ * is chosen from that number alone (and from whether a timeout ran out).
  */
 export function makeError(errno: number, syscall: string, info: PosixErrorInfo = {}): PosixError {
   const cls = info.timedOut ? TimeoutError : (classes[errnoName(errno)] ?? PosixError);
@@ -175,6 +227,7 @@ export function makeError(errno: number, syscall: string, info: PosixErrorInfo =
  * match each other: `isErrno(err, 'EWOULDBLOCK')` is true for EAGAIN, and
  * `'EOPNOTSUPP'` for ENOTSUP. Works on Node's own errors too (whose errno
  * is negative).
+ * Teaches: branch on the errno name, not on the message text.
  */
 export function isErrno(err: unknown, code: string | number): boolean {
   if (typeof err !== 'object' || err === null) return false;

@@ -20,11 +20,13 @@ import {
 import { Socket } from './socket';
 import { socketpair } from './sockets';
 import { signalNumber, signals } from './signals';
-import { checkInt, checkOptions, checkBool, describe } from './validate';
+import { checkInt, checkOptions, checkBool, checkInterruptPolicy, describe } from './validate';
 
-/** waitpid(2) option bits. */
+/** waitpid(2) WNOHANG: return at once (pid 0) when no child changed state. */
 export const WNOHANG = C.WNOHANG;
+/** waitpid(2) WUNTRACED: also report children that stopped. */
 export const WUNTRACED = C.WUNTRACED;
+/** waitpid(2) WCONTINUED: also report stopped children that SIGCONT resumed. */
 export const WCONTINUED = C.WCONTINUED;
 
 /**
@@ -97,7 +99,8 @@ function warnIfThreaded(): void {
  * whole process group, does not cut a child's reply short.
  *
  * @throws Error from a worker thread; TypeError/RangeError for bad options;
- *   PosixError (EAGAIN, ENOMEM) when the kernel refuses
+ *   BlockingIOError (EAGAIN: a process limit reached) or PosixError
+ *   (ENOMEM) when the kernel refuses
  * Teaches: fork(2) returns twice, and everything, fds included, is copied.
  */
 export function fork(options?: ForkOptions): number {
@@ -135,7 +138,10 @@ export function fork(options?: ForkOptions): number {
   return pid;
 }
 
-/** True in a process that this package forked. */
+/**
+ * True in a process that this package forked (fork(2) returned 0 there). Never throws.
+ * Teaches: after fork(2) parent and child run the same code; only fork's return value tells them apart.
+ */
 export function isForkedChild(): boolean {
   return self.forked;
 }
@@ -146,7 +152,8 @@ export function isForkedChild(): boolean {
  * `env` defaults to the current environment. stdin, stdout and stderr are
  * passed on as in C (Node marks them close-on-exec; this clears that).
  * Returns only by throwing.
- * @throws TypeError for bad arguments; PosixError (ENOENT, EACCES, E2BIG)
+ * @throws TypeError for bad arguments; PermissionError (EACCES), PosixError
+ *   (ENOENT, E2BIG, ENOEXEC)
  * Teaches: fork(2) + execve(2) is how every shell starts a program.
  */
 export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv = process.env): never {
@@ -175,7 +182,8 @@ export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv = pr
  * time with the flag, and the call returns. Call it first thing, before any
  * other work, so nothing runs twice. Node refuses the flag in NODE_OPTIONS,
  * which is why this exists.
- * @throws PosixError when execve(2) fails
+ * @throws as {@link execve} when execve(2) fails
+ * Teaches: execve(2) keeps the process (its pid and open fds) and replaces only the program.
  */
 export function execSingleThreaded(): void {
   if (process.execArgv.some((a) => /^--single[-_]threaded$/.test(a))) return;
@@ -320,6 +328,7 @@ function waitFlags(options: unknown): { flags: number; o: WaitOptions } {
   if (o.nohang !== undefined && checkBool(o.nohang, 'options.nohang')) flags |= WNOHANG;
   if (o.untraced !== undefined && checkBool(o.untraced, 'options.untraced')) flags |= WUNTRACED;
   if (o.continued !== undefined && checkBool(o.continued, 'options.continued')) flags |= WCONTINUED;
+  checkInterruptPolicy(o.onInterrupt, 'options.onInterrupt');
   return { flags, o };
 }
 
@@ -357,7 +366,13 @@ export function waitpid(pid: number, options?: number | WaitOptions): WaitStatus
   return decode(r);
 }
 
-/** wait(2): waits for any child; the same as `waitpid(-1)`. */
+/**
+ * wait(2): waits for any child; the same as `waitpid(-1)`.
+ * @throws ChildProcessError (ECHILD) when there are no children left;
+ *   InterruptedError (EINTR); TypeError naming `options`
+ * Teaches: wait(2) collects any one child that changed state, so a parent
+ * with several children calls it once for each.
+ */
 export function wait(options?: Pick<BlockingOptions, 'onInterrupt'>): WaitStatus {
   return waitpid(-1, options);
 }
@@ -365,8 +380,13 @@ export function wait(options?: Pick<BlockingOptions, 'onInterrupt'>): WaitStatus
 /**
  * Reaps, without blocking, every child that this package forked and that
  * has exited, leaving child_process's children to Node. Returns their
- * statuses. The safe reaper for a SIGCHLD handler in a process that also
- * uses child_process.
+ * statuses, by calling waitpid(2) with WNOHANG for each pid. The safe
+ * reaper for a SIGCHLD handler in a process that also uses child_process.
+ * @throws nothing of its own: a child reaped elsewhere (ECHILD) counts as
+ *   gone; an error from a pending signal handler, which waitpid runs
+ *   first, propagates
+ * Teaches: one SIGCHLD may stand for several exits, so a handler reaps
+ * until nothing is left.
  */
 export function reapChildren(): WaitStatus[] {
   const out: WaitStatus[] = [];
@@ -392,14 +412,20 @@ export interface ForkOptions {
   ignoreSignals?: (string | number)[];
 }
 
-/** The pids this process forked that have not been reaped. */
+/**
+ * The pids this process forked that have not been reaped. Never throws.
+ * Teaches: a child that exited but was not waited for is still a process, a zombie.
+ */
 export function forkedChildren(): number[] {
   return [...forkedSet()];
 }
 
 /**
  * kill(2): sends a signal (name or number; 0 only checks the pid exists).
- * @throws ProcessLookupError (ESRCH), PermissionError (EPERM)
+ * A `pid` of 0 or below signals a process group (-1: every process it may).
+ * @throws ProcessLookupError (ESRCH), PermissionError (EPERM);
+ *   TypeError/RangeError naming `pid` or "signal"
+ * Teaches: kill(2) only delivers a signal; what happens then is the receiver's disposition.
  */
 export function kill(pid: number, sig: string | number = 'SIGTERM'): void {
   checkInt(pid, 'pid', -(2 ** 31) + 1, 2 ** 31 - 1);

@@ -99,8 +99,12 @@ export function signalsPending(): boolean {
 /**
  * Runs the handler of every pending signal, once per signal however often
  * it arrived (POSIX lets identical pending signals coalesce). Returns the
- * signals taken. If handlers throw, the first error is rethrown after all
- * of them ran.
+ * signals taken. Blocking calls of this package and the idle event loop
+ * run them by themselves; this is for a busy loop that does neither.
+ * @throws the first error a handler threw, after all of them ran
+ * Teaches: standard signals do not queue (signal(7)): two SIGCHLDs that
+ * arrive before the handler runs are one call, so the handler must reap
+ * every child that is ready, not just one.
  */
 export function runSignalHandlers(): number[] {
   return takeAndRun().taken;

@@ -27,20 +27,41 @@ export type SignalName = keyof typeof os.constants.signals;
 
 /** Signal numbers by name, from the system headers. */
 export const signals: Readonly<Record<SignalName, number>> = os.constants.signals;
+/** SIGHUP: the controlling terminal hung up; daemons often take it as "reload". Default: terminate (signal(7)). */
 export const SIGHUP = signals.SIGHUP;
+/** SIGINT: interrupt from the keyboard (Ctrl-C), sent to the whole foreground process group. Default: terminate. */
 export const SIGINT = signals.SIGINT;
+/** SIGQUIT: quit from the keyboard (Ctrl-\). Default: terminate with a core dump. */
 export const SIGQUIT = signals.SIGQUIT;
+/** SIGKILL: ends the process; it cannot be caught, blocked or ignored. */
 export const SIGKILL = signals.SIGKILL;
+/** SIGUSR1: no meaning of its own, for programs to define. Default: terminate. */
 export const SIGUSR1 = signals.SIGUSR1;
+/** SIGUSR2: no meaning of its own, for programs to define. Default: terminate. */
 export const SIGUSR2 = signals.SIGUSR2;
+/** SIGPIPE: a write to a pipe or socket that nobody reads any more. Default: terminate; send here never raises it. */
 export const SIGPIPE = signals.SIGPIPE;
+/** SIGALRM: the timer set by alarm(2) ran out. Default: terminate. */
 export const SIGALRM = signals.SIGALRM;
+/** SIGTERM: the polite request to end, what kill(1) and {@link kill} send by default. Default: terminate. */
 export const SIGTERM = signals.SIGTERM;
+/** SIGCHLD: a child exited, or stopped or continued. Default: ignore (the child stays a zombie until waited for). */
 export const SIGCHLD = signals.SIGCHLD;
+/** SIGCONT: continue a stopped process. Default: continue. */
 export const SIGCONT = signals.SIGCONT;
+/** SIGSTOP: stops the process until SIGCONT; it cannot be caught, blocked or ignored. */
 export const SIGSTOP = signals.SIGSTOP;
 
-/** A signal by name or number, checked; returns its number. */
+/**
+ * A signal by name or number, checked; returns its number (signal(7)).
+ * `name` is the argument name the messages use; `allowZero` admits 0, the
+ * "does it exist" signal of kill(2).
+ * @throws TypeError when `sig` is neither a string nor a number;
+ *   RangeError for an unknown name or a number outside 1 to 64 (0 to 64
+ *   with `allowZero`)
+ * Teaches: signal numbers differ between systems (SIGUSR1 is 10 on Linux
+ * and 30 on macOS); the names are what is portable.
+ */
 export function signalNumber(sig: unknown, name = 'signal', allowZero = false): number {
   if (typeof sig === 'string') {
     const n = (signals as Record<string, number>)[sig];
@@ -78,7 +99,10 @@ export interface SigactionOptions {
   oneShot?: boolean;
 }
 
-/** What a signal does: a handler, `'ignore'` (SIG_IGN), or `'default'`: whatever was there before this package (Node's own handler, or SIG_DFL). */
+/**
+ * What a signal does: a handler, `'ignore'` (SIG_IGN), or `'default'`:
+ * whatever was there before this package (Node's own handler, or SIG_DFL).
+ */
 export type Disposition = SignalHandler | 'default' | 'ignore';
 
 const current = new Map<number, Disposition>();
@@ -136,6 +160,12 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
  * signal(2), the blog's way: `signal('SIGCHLD', handleChildren)`. The same as
  * {@link sigaction} without options: no SA_RESTART, so a blocking call that
  * the signal interrupts throws InterruptedError after the handler ran.
+ * @throws RangeError for SIGKILL and SIGSTOP, and for a function handler on
+ *   SIGSEGV, SIGBUS, SIGFPE or SIGILL; TypeError/RangeError naming "signal"
+ *   or `handler`; PosixError (EINVAL) for a signal the C library keeps for
+ *   itself (32 and 33 with glibc)
+ * Teaches: a handled signal makes a blocked call fail with EINTR unless
+ * SA_RESTART was asked for.
  */
 export function signal(sig: SignalName | number, handler: Disposition): Disposition {
   return sigaction(sig, handler);
@@ -146,6 +176,11 @@ export function signal(sig: SignalName | number, handler: Disposition): Disposit
  * `'throw'` InterruptedError (the default, the blog's model) or `'retry'`
  * with what is left of its timeout (Python's PEP 475). Each call can
  * override it with its `onInterrupt` option. Returns the previous policy.
+ * See signal(7), "Interruption of system calls and library functions by
+ * signal handlers", for what SA_RESTART does in C.
+ * @throws RangeError naming `policy` for anything but 'throw' or 'retry'
+ * Teaches: whether an interrupted call fails with EINTR or starts again is
+ * a choice the program makes, per signal in C (SA_RESTART).
  */
 export function setInterruptPolicy(policy: InterruptPolicy): InterruptPolicy {
   if (policy !== 'throw' && policy !== 'retry')
@@ -173,7 +208,11 @@ function watchNodeListeners(): void {
   process.on('removeListener', retake);
 }
 
-/** Forgets every handler: in a forked child, whose dispositions the addon already put back. */
+/**
+ * Forgets every handler: in a forked child, whose dispositions the addon
+ * already put back. Never throws.
+ * Teaches: a forked child inherits its parent's signal dispositions (fork(2)).
+ */
 export function forgetSignalHandlers(): void {
   handlers.clear();
   current.clear();

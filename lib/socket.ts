@@ -7,15 +7,22 @@
 import * as raw from './sockets';
 import type { BlockingOptions } from './runtime';
 import { BadFileDescriptorError } from './errors';
-import { checkInt, checkOptions, checkPort, describe } from './validate';
+import { checkChoice, checkInt, checkIp, checkOptions, checkPort, describe } from './validate';
 
-/** Option names as Nim spells them, for `setSockOpt`. */
+/** SO_REUSEADDR as Nim spells it, for `setSockOpt`: bind even while old connections sit in TIME_WAIT. */
 export const ReuseAddr = 'SO_REUSEADDR';
+/** SO_REUSEPORT as Nim spells it: several sockets that all set it may bind the same address and port. */
 export const ReusePort = 'SO_REUSEPORT';
+/** SO_KEEPALIVE as Nim spells it: probe an idle connection to notice a peer that vanished. */
 export const KeepAlive = 'SO_KEEPALIVE';
+/** TCP_NODELAY as Nim spells it: small writes go out at once, not held back to coalesce (Nagle's algorithm off). */
 export const NoDelay = 'TCP_NODELAY';
 
-/** Thrown by {@link Socket.readLine} when a line is longer than the limit. */
+/**
+ * Thrown by {@link Socket.readLine} when a line is longer than the limit
+ * (`code` 'ERR_LINE_TOO_LONG', a RangeError).
+ * Teaches: a reader that frames lines must bound them, or one peer can make it buffer without end.
+ */
 export class LineTooLongError extends RangeError {
   readonly code = 'ERR_LINE_TOO_LONG';
   constructor(readonly maxLength: number) {
@@ -26,7 +33,9 @@ Object.defineProperty(LineTooLongError.prototype, 'name', { value: 'LineTooLongE
 
 /** Options of the {@link Socket} constructor. */
 export interface SocketInit {
+  /** The address family; default 'AF_INET'. */
   domain?: raw.Domain;
+  /** The socket type; default 'SOCK_STREAM'. Ignored with `fd`. */
   type?: raw.SocketType;
   /** Wrap an fd you already have instead of creating one. */
   fd?: number;
@@ -34,6 +43,7 @@ export interface SocketInit {
 
 const CLOSED = -1;
 const EBADF = 9;
+const sockTypes: Record<string, number> = { SOCK_STREAM: raw.SOCK_STREAM, SOCK_DGRAM: raw.SOCK_DGRAM };
 
 /**
  * A socket object over one fd.
@@ -42,11 +52,16 @@ const EBADF = 9;
 export class Socket {
   /** The raw fd, or -1 once closed. */
   fd: number;
+  /** The address family, which decides what {@link Socket.bindAddr} binds. */
   readonly domain: raw.Domain;
   // Bytes read past the last newline, kept for the next readLine.
   private pending: Buffer = Buffer.alloc(0);
 
-  /** socket(2) for a new TCP/IPv4 socket by default, or wrap `init.fd`. */
+  /**
+   * socket(2) for a new TCP/IPv4 socket by default, or wrap `init.fd`.
+   * @throws as {@link raw.socket | socket}; TypeError/RangeError naming `init`,
+   *   `init.domain`, `init.type` or `init.fd`
+   */
   constructor(init: SocketInit = {}) {
     const o = checkOptions(init, 'init') as SocketInit;
     const domain = o.domain ?? 'AF_INET';
@@ -55,8 +70,14 @@ export class Socket {
         `The "init.domain" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(domain)}`,
       );
     this.domain = domain;
-    this.fd =
-      o.fd !== undefined ? checkInt(o.fd, 'init.fd', 0, 2 ** 31 - 1) : raw.socket(domain, o.type ?? 'SOCK_STREAM');
+    if (o.fd !== undefined) {
+      this.fd = checkInt(o.fd, 'init.fd', 0, 2 ** 31 - 1);
+    } else {
+      const type = o.type ?? 'SOCK_STREAM';
+      // Checked here so that the message names the argument as passed.
+      checkChoice(type, sockTypes, 'init.type');
+      this.fd = raw.socket(domain, type);
+    }
   }
 
   // The fd, for a call named `syscall`. Using a closed Socket is what EBADF
@@ -67,12 +88,18 @@ export class Socket {
     return this.fd;
   }
 
-  /** setsockopt(2): `sock.setSockOpt(ReuseAddr, true)`. */
+  /**
+   * setsockopt(2): `sock.setSockOpt(ReuseAddr, true)`.
+   * @throws as {@link raw.setsockopt | setsockopt}; BadFileDescriptorError once closed
+   */
   setSockOpt<K extends raw.SocketOption>(option: K, value: raw.SocketOptionValues[K]): void {
     raw.setsockopt(this.live('setsockopt'), option, value);
   }
 
-  /** getsockopt(2). */
+  /**
+   * getsockopt(2).
+   * @throws as {@link raw.getsockopt | getsockopt}; BadFileDescriptorError once closed
+   */
   getSockOpt<K extends raw.SocketOption>(option: K): raw.SocketOptionValues[K] {
     return raw.getsockopt(this.live('getsockopt'), option);
   }
@@ -80,33 +107,47 @@ export class Socket {
   /**
    * bind(2) to `port` on `address`; the empty address means every interface
    * (0.0.0.0, or :: for IPv6), as in Nim.
+   * @throws as {@link raw.bind | bind}; BadFileDescriptorError once closed;
+   *   TypeError/RangeError naming `port` or `address` (a host name such as
+   *   'localhost' is not resolved), TypeError for an AF_UNIX socket
    */
   bindAddr(port = 0, address = ''): void {
     checkPort(port);
     if (typeof address !== 'string')
       throw new TypeError(`The "address" argument must be of type string, received ${describe(address)}`);
-    if (this.domain === 'AF_UNIX')
-      throw new TypeError('bindAddr() is for IP sockets; use raw.bind() with a UNIX address');
+    if (this.domain === 'AF_UNIX') throw new TypeError('bindAddr() is for IP sockets; use bind() with a UNIX address');
     const family = this.domain;
-    raw.bind(this.live('bind'), {
+    const fd = this.live('bind');
+    // Checked here so that the message names this method's argument.
+    if (address) checkIp(address, family === 'AF_INET6' ? 6 : 4, 'address');
+    raw.bind(fd, {
       family,
       address: address || (family === 'AF_INET6' ? '::' : '0.0.0.0'),
       port,
     } as raw.SocketAddress);
   }
 
-  /** listen(2), with the kernel's maximum backlog unless told. */
+  /**
+   * listen(2), with the kernel's maximum backlog unless told.
+   * @throws as {@link raw.listen | listen}; BadFileDescriptorError once closed
+   */
   listen(backlog: number = raw.SOMAXCONN): void {
     raw.listen(this.live('listen'), backlog);
   }
 
-  /** getsockname(2) as `[host, port]`. */
+  /**
+   * getsockname(2) as `[host, port]`.
+   * @throws as {@link raw.getsockname | getsockname}; BadFileDescriptorError once closed
+   */
   getLocalAddr(): [string, number] {
     const a = raw.getsockname(this.live('getsockname'));
     return a.family === 'AF_UNIX' ? [a.path, 0] : [a.address, a.port];
   }
 
-  /** getpeername(2) as `[host, port]`. */
+  /**
+   * getpeername(2) as `[host, port]`.
+   * @throws as {@link raw.getpeername | getpeername}; BadFileDescriptorError once closed
+   */
   getPeerAddr(): [string, number] {
     const a = raw.getpeername(this.live('getpeername'));
     return a.family === 'AF_UNIX' ? [a.path, 0] : [a.address, a.port];
@@ -116,7 +157,9 @@ export class Socket {
    * accept(2): blocks for the next connection. With `client`, its fd is
    * replaced by the new connection's (Nim's `accept(server, client)`),
    * otherwise a new Socket is returned.
-   * @throws InterruptedError when a handled signal arrives while it waits
+   * @throws InterruptedError when a handled signal arrives while it waits;
+   *   otherwise as {@link raw.accept | accept}; BadFileDescriptorError once closed;
+   *   TypeError naming `client`
    */
   accept(client?: Socket, options?: raw.AcceptOptions): Socket {
     // Checked before accept(2), so a bad argument never strands a new fd.
@@ -141,6 +184,8 @@ export class Socket {
    * `maxLength` bytes (not counting the line ending) throws
    * {@link LineTooLongError} instead of growing without bound; the bytes
    * buffered so far are dropped, so the connection is best closed then.
+   * @throws LineTooLongError; as {@link raw.recv | recv}; BadFileDescriptorError once
+   *   closed; TypeError/RangeError naming `maxLength`
    * Teaches: recv(2) returns whatever has arrived, not lines; framing is
    * the reader's job.
    */
@@ -173,7 +218,10 @@ export class Socket {
     }
   }
 
-  /** recv(2) of up to `maxBytes`, after any bytes readLine kept. */
+  /**
+   * recv(2) of up to `maxBytes`, after any bytes readLine kept.
+   * @throws as {@link raw.recv | recv}; BadFileDescriptorError once closed
+   */
   recv(maxBytes = 65536, options?: raw.RecvOptions): Buffer {
     checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
     const fd = this.live('recv');
@@ -185,17 +233,26 @@ export class Socket {
     return raw.recv(fd, maxBytes, options);
   }
 
-  /** Sends all of `data` (a string is sent as UTF-8). Returns the byte count. */
+  /**
+   * Sends all of `data` (a string is sent as UTF-8) with send(2). Returns the byte count.
+   * @throws as {@link raw.sendAll | sendAll}; BadFileDescriptorError once closed
+   */
   send(data: string | Uint8Array, options?: raw.SendOptions): number {
     return raw.sendAll(this.live('send'), data, options);
   }
 
-  /** shutdown(2). */
+  /**
+   * shutdown(2).
+   * @throws as {@link raw.shutdown | shutdown}; BadFileDescriptorError once closed
+   */
   shutdown(how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' = 'SHUT_RDWR'): void {
     raw.shutdown(this.live('shutdown'), how);
   }
 
-  /** close(2); closing twice does nothing. */
+  /**
+   * close(2); closing twice does nothing, since the Socket knows its fd is gone.
+   * @throws as {@link raw.close | close}
+   */
   close(): void {
     if (this.fd === CLOSED) return;
     const fd = this.fd;

@@ -9,8 +9,10 @@ import { blocking, formatAddress, sys, type BlockingOptions } from './runtime';
 import {
   checkBool,
   checkBytes,
+  checkChoice,
   checkFd,
   checkInt,
+  checkInterruptPolicy,
   checkIp,
   checkObject,
   checkOptions,
@@ -20,47 +22,44 @@ import {
 
 // ---- constants ---------------------------------------------------------------
 
-/** Address family numbers (`<sys/socket.h>`). */
+/** AF_INET, address family IPv4 (`<sys/socket.h>`, ip(7)). */
 export const AF_INET = C.AF_INET;
+/** AF_INET6, address family IPv6 (ipv6(7)). */
 export const AF_INET6 = C.AF_INET6;
+/** AF_UNIX, local sockets named by a filesystem path or an abstract name (unix(7)). */
 export const AF_UNIX = C.AF_UNIX;
-/** Socket type numbers. */
+/** SOCK_STREAM, a reliable, ordered byte stream (TCP for AF_INET/AF_INET6). */
 export const SOCK_STREAM = C.SOCK_STREAM;
+/** SOCK_DGRAM, separate messages that keep their boundaries (UDP for AF_INET/AF_INET6). */
 export const SOCK_DGRAM = C.SOCK_DGRAM;
-/** shutdown(2) directions. */
+/** shutdown(2) SHUT_RD: no more receiving. */
 export const SHUT_RD = C.SHUT_RD;
+/** shutdown(2) SHUT_WR: no more sending; the peer reads end of stream. */
 export const SHUT_WR = C.SHUT_WR;
+/** shutdown(2) SHUT_RDWR: no more sending or receiving. */
 export const SHUT_RDWR = C.SHUT_RDWR;
-/** send(2)/recv(2) flags. */
+/** recv(2) MSG_PEEK: return the data but leave it queued for the next read. */
 export const MSG_PEEK = C.MSG_PEEK;
+/**
+ * send(2)/recv(2) MSG_DONTWAIT: do not wait, for this one call, even on a
+ * fd in blocking mode: with nothing to read (or no room to write) the call
+ * throws BlockingIOError (EAGAIN) at once.
+ */
 export const MSG_DONTWAIT = C.MSG_DONTWAIT;
+/** recv(2) MSG_WAITALL: wait until all `maxBytes` arrived (a signal, an error or end of stream still ends it early). */
 export const MSG_WAITALL = C.MSG_WAITALL;
+/** send(2) MSG_MORE (Linux): more data follows, so the kernel may hold this in a fuller segment. */
 export const MSG_MORE = C.MSG_MORE;
 /** The kernel's cap on a listen(2) backlog. */
 export const SOMAXCONN = C.SOMAXCONN;
 
+/** An address family by name, as {@link socket} and {@link socketpair} take it. */
 export type Domain = 'AF_INET' | 'AF_INET6' | 'AF_UNIX';
+/** A socket type by name, as {@link socket} and {@link socketpair} take it. */
 export type SocketType = 'SOCK_STREAM' | 'SOCK_DGRAM';
 
 const domains: Record<string, number> = { AF_INET, AF_INET6, AF_UNIX };
 const types: Record<string, number> = { SOCK_STREAM, SOCK_DGRAM };
-
-function byName(value: unknown, table: Record<string, number>, name: string): number {
-  if (typeof value === 'string') {
-    const n = table[value];
-    if (n === undefined)
-      throw new RangeError(
-        `The "${name}" argument must be one of ${Object.keys(table).join(', ')}, received '${value}'`,
-      );
-    return n;
-  }
-  if (typeof value === 'number') {
-    if (!Object.values(table).includes(value))
-      throw new RangeError(`The "${name}" argument is not a supported value: ${value}`);
-    return value;
-  }
-  throw new TypeError(`The "${name}" argument must be a string or number, received ${describe(value)}`);
-}
 
 // ---- addresses -----------------------------------------------------------------
 
@@ -166,8 +165,8 @@ function fdFlags(options: unknown): number {
  * Teaches: a socket is just a file descriptor until you bind or connect it.
  */
 export function socket(domain: Domain | number, type: SocketType | number, options?: FdFlags): number {
-  const d = byName(domain, domains, 'domain');
-  const t = byName(type, types, 'type');
+  const d = checkChoice(domain, domains, 'domain');
+  const t = checkChoice(type, types, 'type');
   const flags = fdFlags(options);
   return sys(
     'socket',
@@ -178,7 +177,9 @@ export function socket(domain: Domain | number, type: SocketType | number, optio
 
 /**
  * bind(2): gives the socket a local address.
- * @throws AddressInUseError (EADDRINUSE), PermissionError (EACCES), PosixError
+ * @throws AddressInUseError (EADDRINUSE), PermissionError (EACCES),
+ *   BadFileDescriptorError (EBADF), PosixError (EINVAL when already bound,
+ *   EADDRNOTAVAIL); TypeError/RangeError naming `address` or its fields
  * Teaches: the port stays taken until every fd for the socket is closed.
  */
 export function bind(fd: number, address: SocketAddress): void {
@@ -194,7 +195,11 @@ export function bind(fd: number, address: SocketAddress): void {
 /**
  * listen(2): marks a bound stream socket as accepting connections; the
  * kernel queues up to `backlog` finished handshakes (capped at SOMAXCONN).
- * @throws PosixError (EADDRINUSE, EOPNOTSUPP, EBADF)
+ * @throws AddressInUseError (EADDRINUSE), BadFileDescriptorError (EBADF),
+ *   PosixError (ENOTSUP/EOPNOTSUPP for a SOCK_DGRAM socket, ENOTSOCK);
+ *   TypeError/RangeError naming `backlog`
+ * Teaches: the kernel completes handshakes on its own and queues them,
+ * even while the server is busy and not calling accept.
  */
 export function listen(fd: number, backlog: number = SOMAXCONN): void {
   checkFd(fd);
@@ -216,7 +221,8 @@ export interface AcceptOptions extends FdFlags, BlockingOptions {}
  * @throws InterruptedError (EINTR) when a handled signal arrives while it
  *   blocks; BlockingIOError (EAGAIN) on a non-blocking fd with nothing
  *   queued; TimeoutError when SO_RCVTIMEO or `timeoutMs` passes;
- *   ConnectionAbortedError; PosixError (EMFILE, EBADF, EINVAL).
+ *   ConnectionAbortedError; BadFileDescriptorError (EBADF);
+ *   PosixError (EMFILE, EINVAL).
  * Teaches: the listening fd never carries data; every client gets a fd of its own.
  */
 export function accept(fd: number, options?: AcceptOptions): { fd: number; address: SocketAddress } {
@@ -239,11 +245,18 @@ export function accept(fd: number, options?: AcceptOptions): { fd: number; addre
 }
 
 /**
- * connect(2): connects a socket to an address. A blocking connect that a
- * signal interrupts goes on in the kernel; under the 'retry' policy it is
- * waited for, as Python does.
- * @throws ConnectionRefusedError, TimeoutError (ETIMEDOUT), BlockingIOError
- *   (EINPROGRESS on a non-blocking fd), InterruptedError, PosixError
+ * connect(2): connects a socket to an address. On a blocking TCP socket the
+ * handshake is started without waiting and then waited for, so a handled
+ * signal, `timeoutMs` or SO_SNDTIMEO can end the wait; a connect that a
+ * signal interrupted goes on in the kernel, and under the 'retry' policy
+ * it is waited for, as Python does.
+ * @throws ConnectionRefusedError (ECONNREFUSED), TimeoutError (ETIMEDOUT,
+ *   also when `timeoutMs` or SO_SNDTIMEO passes), BlockingIOError
+ *   (EINPROGRESS on a non-blocking fd), InterruptedError (EINTR), PermissionError
+ *   (EACCES), BadFileDescriptorError (EBADF), PosixError (ENOENT for a
+ *   UNIX path that does not exist, ENETUNREACH, EISCONN)
+ * Teaches: connect(2) is where TCP's three-way handshake happens; the
+ * client's port is picked by the kernel unless it called bind first.
  */
 export function connect(fd: number, address: SocketAddress, options?: BlockingOptions): void {
   checkFd(fd);
@@ -281,8 +294,13 @@ export interface SendOptions extends BlockingOptions {
  * send(2): queues bytes on a connected socket and returns how many the
  * kernel took, which may be fewer than given. A closed peer gives
  * BrokenPipeError (EPIPE), never SIGPIPE.
- * @throws BrokenPipeError, ConnectionResetError, BlockingIOError,
- *   InterruptedError, TimeoutError (SO_SNDTIMEO), PosixError
+ * @throws BrokenPipeError (EPIPE), ConnectionResetError (ECONNRESET),
+ *   BlockingIOError (EAGAIN on a non-blocking fd with a full buffer),
+ *   InterruptedError (EINTR), TimeoutError (SO_SNDTIMEO or `timeoutMs`),
+ *   BadFileDescriptorError (EBADF), PosixError (ENOTCONN, ENOTSOCK);
+ *   TypeError naming `data`
+ * Teaches: a write to a socket can be partial, so a caller that must send
+ * everything loops (see {@link sendAll}).
  */
 export function send(fd: number, data: Uint8Array | string, options?: SendOptions): number {
   checkFd(fd);
@@ -307,6 +325,7 @@ export function send(fd: number, data: Uint8Array | string, options?: SendOption
  * Interrupted sends are resumed after the signal handlers ran (as Python's
  * sendall does), so a partial send is never lost. Returns the byte count.
  * @throws as {@link send}, except InterruptedError
+ * Teaches: "send everything" is a loop around send(2), not a system call of its own.
  */
 export function sendAll(fd: number, data: Uint8Array | string, options?: SendOptions): number {
   checkFd(fd);
@@ -330,8 +349,12 @@ export interface RecvOptions extends BlockingOptions {
 /**
  * recv(2): reads up to `maxBytes` from a socket. Returns an empty Buffer at
  * end of stream (the peer closed or shut down its side).
- * @throws InterruptedError, BlockingIOError (non-blocking fd, no data),
- *   TimeoutError (SO_RCVTIMEO or `timeoutMs`), ConnectionResetError, PosixError
+ * @throws InterruptedError (EINTR), BlockingIOError (EAGAIN: non-blocking
+ *   fd, no data), TimeoutError (SO_RCVTIMEO or `timeoutMs`),
+ *   ConnectionResetError (ECONNRESET), BadFileDescriptorError (EBADF),
+ *   PosixError (ENOTCONN, ENOTSOCK); TypeError/RangeError naming `maxBytes`
+ * Teaches: a stream has no message boundaries; one recv may return part of
+ * what the peer sent, or several sends at once.
  */
 export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffer {
   checkFd(fd);
@@ -355,10 +378,14 @@ export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffe
 /**
  * shutdown(2): ends one or both directions of a connection without closing
  * the fd; the peer's recv then sees end of stream.
+ * @throws PosixError (ENOTCONN when not connected, ENOTSOCK),
+ *   BadFileDescriptorError (EBADF); TypeError/RangeError naming `how`
+ * Teaches: unlike close(2), shutdown acts on the connection itself, so it
+ * reaches every process that holds a copy of the fd.
  */
 export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | number = 'SHUT_RDWR'): void {
   checkFd(fd);
-  const h = byName(how, { SHUT_RD, SHUT_WR, SHUT_RDWR }, 'how');
+  const h = checkChoice(how, { SHUT_RD, SHUT_WR, SHUT_RDWR }, 'how');
   sys(
     'shutdown',
     () => `${fd}, ${how}`,
@@ -368,8 +395,13 @@ export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | 
 
 /**
  * close(2): releases the fd. After fork, parent and child each hold a copy;
- * the connection ends only when both closed theirs.
- * @throws BadFileDescriptorError (EBADF) for a fd that is not open
+ * the connection ends only when both closed theirs. EINTR is not reported:
+ * on Linux the fd is released even then, and a retry could close a fd
+ * that another thread just opened under the same number.
+ * @throws BadFileDescriptorError (EBADF) for a fd that is not open;
+ *   PosixError (EIO)
+ * Teaches: close(2) drops one reference to an open file; the file (or
+ * connection) goes away with the last one.
  */
 export function close(fd: number): void {
   checkFd(fd);
@@ -380,7 +412,11 @@ export function close(fd: number): void {
   );
 }
 
-/** getsockname(2): the local address a socket is bound to (the port the kernel chose for port 0). */
+/**
+ * getsockname(2): the local address a socket is bound to (the port the kernel chose for port 0).
+ * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK)
+ * Teaches: binding to port 0 lets the kernel pick a free port; this is how you learn which.
+ */
 export function getsockname(fd: number): SocketAddress {
   checkFd(fd);
   return sys(
@@ -391,7 +427,11 @@ export function getsockname(fd: number): SocketAddress {
   );
 }
 
-/** getpeername(2): the address of the connected peer. @throws PosixError (ENOTCONN) */
+/**
+ * getpeername(2): the address of the connected peer.
+ * @throws PosixError (ENOTCONN when not connected, ENOTSOCK), BadFileDescriptorError (EBADF)
+ * Teaches: a connected socket is named by four things, both addresses and both ports.
+ */
 export function getpeername(fd: number): SocketAddress {
   checkFd(fd);
   return sys(
@@ -402,14 +442,20 @@ export function getpeername(fd: number): SocketAddress {
   );
 }
 
-/** socketpair(2): two connected sockets, a bidirectional pipe. */
+/**
+ * socketpair(2): two connected sockets, a bidirectional pipe.
+ * @throws PosixError (EMFILE, ENFILE; ENOTSUP/EOPNOTSUPP for AF_INET or
+ *   AF_INET6, since Linux makes pairs only of AF_UNIX sockets);
+ *   TypeError/RangeError naming `domain`, `type` or `options`
+ * Teaches: made before fork(2), a socketpair is how a parent and its child talk.
+ */
 export function socketpair(
   domain: Domain | number = 'AF_UNIX',
   type: SocketType | number = 'SOCK_STREAM',
   options?: FdFlags,
 ): [number, number] {
-  const d = byName(domain, domains, 'domain');
-  const t = byName(type, types, 'type');
+  const d = checkChoice(domain, domains, 'domain');
+  const t = checkChoice(type, types, 'type');
   const flags = fdFlags(options);
   return sys(
     'socketpair',
@@ -419,7 +465,12 @@ export function socketpair(
   );
 }
 
-/** pipe2(2): `[readFd, writeFd]`. */
+/**
+ * pipe2(2): `[readFd, writeFd]`.
+ * @throws PosixError (EMFILE, ENFILE); TypeError naming `options`
+ * Teaches: a pipe is a one-way kernel buffer between two fds; reading its
+ * end gives end of file only when every copy of the write end is closed.
+ */
 export function pipe(options?: FdFlags): [number, number] {
   const flags = fdFlags(options);
   return sys(
@@ -430,7 +481,11 @@ export function pipe(options?: FdFlags): [number, number] {
   );
 }
 
-/** dup(2): a second fd for the same open file (shared offset and flags). */
+/**
+ * dup(2): a second fd for the same open file (shared offset and flags).
+ * @throws BadFileDescriptorError (EBADF), PosixError (EMFILE)
+ * Teaches: a fd number is only a handle; several can refer to one open file.
+ */
 export function dup(fd: number): number {
   checkFd(fd);
   return sys(
@@ -440,7 +495,12 @@ export function dup(fd: number): number {
   );
 }
 
-/** dup2(2): makes `newFd` refer to what `fd` refers to, closing it first if open. */
+/**
+ * dup2(2): makes `newFd` refer to what `fd` refers to, closing it first if open.
+ * @throws BadFileDescriptorError (EBADF) when `fd` is not open or `newFd` is
+ *   past the fd limit; PosixError (EBUSY); TypeError/RangeError naming `newFd`
+ * Teaches: this is how a shell points a child's stdin or stdout at a file or pipe.
+ */
 export function dup2(fd: number, newFd: number): number {
   checkFd(fd);
   checkFd(newFd, 'newFd');
@@ -451,7 +511,13 @@ export function dup2(fd: number, newFd: number): number {
   );
 }
 
-/** fcntl(2) O_NONBLOCK: calls on the fd fail with EAGAIN instead of waiting. */
+/**
+ * fcntl(2) O_NONBLOCK: calls on the fd fail with EAGAIN (BlockingIOError)
+ * instead of waiting.
+ * @throws BadFileDescriptorError (EBADF); TypeError naming `on`
+ * Teaches: O_NONBLOCK belongs to the open file, so every dup'd or
+ * inherited copy of the fd sees the change.
+ */
 export function setNonBlocking(fd: number, on: boolean): void {
   checkFd(fd);
   checkBool(on, 'on');
@@ -462,13 +528,22 @@ export function setNonBlocking(fd: number, on: boolean): void {
   );
 }
 
-/** Whether O_NONBLOCK is set on the fd. */
+/**
+ * fcntl(2) F_GETFL: whether O_NONBLOCK is set on the fd.
+ * @throws BadFileDescriptorError (EBADF)
+ * Teaches: blocking or not is a flag on the open file, not a kind of fd.
+ */
 export function isNonBlocking(fd: number): boolean {
   checkFd(fd);
   return onFd(fd, () => native.fdFlag(fd, 0) as boolean)();
 }
 
-/** fcntl(2) FD_CLOEXEC: the fd is closed when the process calls execve(2). */
+/**
+ * fcntl(2) FD_CLOEXEC: the fd is closed when the process calls execve(2).
+ * @throws BadFileDescriptorError (EBADF); TypeError naming `on`
+ * Teaches: fds survive execve(2) unless marked close-on-exec, which is how
+ * programs leak them into the programs they start.
+ */
 export function setCloseOnExec(fd: number, on: boolean): void {
   checkFd(fd);
   checkBool(on, 'on');
@@ -479,7 +554,12 @@ export function setCloseOnExec(fd: number, on: boolean): void {
   );
 }
 
-/** Whether FD_CLOEXEC is set on the fd. */
+/**
+ * fcntl(2) F_GETFD: whether FD_CLOEXEC is set on the fd.
+ * @throws BadFileDescriptorError (EBADF)
+ * Teaches: unlike O_NONBLOCK, FD_CLOEXEC belongs to this one fd, not to
+ * the open file that dup'd copies share.
+ */
 export function isCloseOnExec(fd: number): boolean {
   checkFd(fd);
   return onFd(fd, () => native.fdFlag(fd, 1) as boolean)();
@@ -513,6 +593,7 @@ export interface SocketOptionValues {
   /** Read-only: SOCK_STREAM or SOCK_DGRAM. */
   SO_TYPE: number;
 }
+/** A socket option by name, as {@link setsockopt} and {@link getsockopt} take it. */
 export type SocketOption = keyof SocketOptionValues;
 
 const KIND_INT = 0;
@@ -552,6 +633,11 @@ function optionSpec(option: unknown) {
  * setsockopt(2) with the option by name and a value of its own type:
  * `setsockopt(fd, 'SO_REUSEADDR', true)`, `setsockopt(fd, 'SO_RCVTIMEO', 1.5)`,
  * `setsockopt(fd, 'SO_LINGER', { onoff: true, linger: 0 })`.
+ * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK;
+ *   ENOPROTOOPT or ENOTSUP/EOPNOTSUPP for an option the socket's family
+ *   lacks, e.g. TCP_NODELAY on AF_UNIX; EINVAL, e.g. IPV6_V6ONLY after
+ *   bind); TypeError/RangeError naming `option` or `value` (RangeError for
+ *   the read-only SO_ERROR and SO_TYPE)
  * Teaches: SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
  */
 export function setsockopt<K extends SocketOption>(fd: number, option: K, value: SocketOptionValues[K]): void {
@@ -580,7 +666,13 @@ export function setsockopt<K extends SocketOption>(fd: number, option: K, value:
   );
 }
 
-/** getsockopt(2) with the option by name; the value comes back typed as {@link setsockopt} takes it. */
+/**
+ * getsockopt(2) with the option by name; the value comes back typed as {@link setsockopt} takes it.
+ * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK; ENOPROTOOPT
+ *   or ENOTSUP/EOPNOTSUPP for an option the socket's family lacks);
+ *   TypeError/RangeError naming `option`
+ * Teaches: reading SO_ERROR is how a non-blocking connect reports whether it succeeded.
+ */
 export function getsockopt<K extends SocketOption>(fd: number, option: K): SocketOptionValues[K] {
   checkFd(fd);
   const spec = optionSpec(option);
@@ -600,22 +692,24 @@ function socketTimeout(fd: number, option: 'SO_RCVTIMEO' | 'SO_SNDTIMEO'): numbe
 function checkWaitOptions<T extends BlockingOptions>(options: T | undefined): T {
   const o = checkOptions(options) as T;
   if (o.timeoutMs !== undefined) checkInt(o.timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
-  if (o.onInterrupt !== undefined && o.onInterrupt !== 'throw' && o.onInterrupt !== 'retry') {
-    throw new RangeError(
-      `The "options.onInterrupt" argument must be 'throw' or 'retry', received ${describe(o.onInterrupt)}`,
-    );
-  }
+  checkInterruptPolicy(o.onInterrupt, 'options.onInterrupt');
   return o;
 }
 
 // ---- small process facts the blog's server prints ------------------------------
 
-/** getpid(2): this process's id (a forked child sees its own). */
+/**
+ * getpid(2): this process's id (a forked child sees its own). Never fails.
+ * Teaches: after fork(2) the same code runs in two processes; the pid tells them apart.
+ */
 export function getpid(): number {
   return native.getpid();
 }
 
-/** getppid(2): the parent's pid; 1 (or a subreaper) once the parent has exited. */
+/**
+ * getppid(2): the parent's pid; 1 (or a subreaper) once the parent has exited. Never fails.
+ * Teaches: an orphan is adopted by init (or a subreaper), which then reaps it.
+ */
 export function getppid(): number {
   return native.getppid();
 }
@@ -625,7 +719,11 @@ const EINTR = 4;
 /**
  * Sleeps, blocking the thread, like sleep(3) in the blog's child. A handled
  * signal interrupts it: the handlers run, then InterruptedError is thrown,
- * or under the 'retry' policy it sleeps what is left.
+ * or under the 'retry' policy it sleeps what is left (as nanosleep(2)
+ * reports the time remaining).
+ * @throws InterruptedError (EINTR, syscall 'nanosleep'); TypeError/RangeError
+ *   naming `seconds` or the bad option
+ * Teaches: any blocking call, even a sleep, can end early when a signal is handled.
  */
 export function sleep(seconds: number, options?: BlockingOptions): void {
   if (typeof seconds !== 'number')

@@ -11,6 +11,8 @@ import { trace } from './runtime';
  * Turns the trace on or off. `write` receives each line (without newline);
  * by default lines go to stderr with a synchronous write, so a child's
  * lines are never lost when it leaves through _exit(2).
+ * @throws TypeError naming `on` or `write`
+ * Teaches: strace(1) shows a program as the system calls it makes; this is that view from inside.
  */
 export function setTrace(on: boolean, write?: (line: string) => void): void {
   if (typeof on !== 'boolean') throw new TypeError('The "on" argument must be of type boolean');
@@ -20,7 +22,11 @@ export function setTrace(on: boolean, write?: (line: string) => void): void {
   if (write) trace.write = write;
 }
 
-/** Whether the trace is on. */
+/**
+ * Whether the trace is on. Never throws.
+ * Teaches: strace(1) shows the same calls from outside, stopping the
+ * process at each one with ptrace(2).
+ */
 export function isTracing(): boolean {
   return trace.on;
 }

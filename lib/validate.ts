@@ -37,6 +37,27 @@ export function checkBool(value: unknown, name: string): boolean {
   return value;
 }
 
+/**
+ * A constant by name (a key of `table`) or by number (one of its values):
+ * TypeError for anything else, RangeError for a name or number not in it.
+ */
+export function checkChoice(value: unknown, table: Record<string, number>, name: string): number {
+  if (typeof value === 'string') {
+    const n = table[value];
+    if (n === undefined)
+      throw new RangeError(
+        `The "${name}" argument must be one of ${Object.keys(table).join(', ')}, received '${value}'`,
+      );
+    return n;
+  }
+  if (typeof value === 'number') {
+    if (!Object.values(table).includes(value))
+      throw new RangeError(`The "${name}" argument is not a supported value: ${value}`);
+    return value;
+  }
+  throw new TypeError(`The "${name}" argument must be a string or number, received ${describe(value)}`);
+}
+
 /** A plain object (not null, not an array, not a revoked Proxy). */
 export function checkObject(value: unknown, name: string): Record<string, unknown> {
   let isArray: boolean;
@@ -104,4 +125,11 @@ export function describe(value: unknown): string {
     }
   }
   return `type ${typeof value}`;
+}
+
+/** An EINTR policy, when given: 'throw' or 'retry'. */
+export function checkInterruptPolicy(value: unknown, name: string): void {
+  if (value !== undefined && value !== 'throw' && value !== 'retry') {
+    throw new RangeError(`The "${name}" argument must be 'throw' or 'retry', received ${describe(value)}`);
+  }
 }

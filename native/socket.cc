@@ -136,8 +136,24 @@ int sys_connect(int fd, const Addr& a, bool resume, Wait* w) {
     socklen_t len;
     r = addr_encode(a, &ss, &len);
     if (r < 0) return r;
-    // An EINTR here leaves the handshake running; the caller resumes it.
-    return connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : -errno;
+    sockaddr* sa = reinterpret_cast<sockaddr*>(&ss);
+    // A blocking TCP connect would wait inside the kernel, where neither a
+    // signal that lands just before it nor timeoutMs can end it. Start the
+    // handshake without waiting instead (O_NONBLOCK for this one call), then
+    // wait for it below the way an interrupted connect is waited for. UNIX
+    // sockets keep the plain call: theirs fails with EAGAIN, not
+    // EINPROGRESS, when the listener's queue is full.
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_NONBLOCK) || ss.ss_family == AF_UNIX) {
+      // An EINTR here leaves the handshake running; the caller resumes it.
+      return connect(fd, sa, len) == 0 ? 0 : -errno;
+    }
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+    int c = connect(fd, sa, len);
+    int e = errno;
+    fcntl(fd, F_SETFL, fl);
+    if (c == 0) return 0;
+    if (e != EINPROGRESS) return -e;
   }
   // An interrupted connect goes on in the kernel: wait for it to finish and
   // collect its result (what PEP 475 does for socket.connect).
@@ -158,6 +174,11 @@ static ssize_t try_then_wait(int fd, short events, int opt, int flags, Wait* w, 
   BlockingScope scope;
   int r = signals_check();
   if (r < 0) return r;
+  // The caller's own MSG_DONTWAIT means "this call never waits": EAGAIN.
+  if (flags & MSG_DONTWAIT) {
+    ssize_t n = io(flags);
+    return n < 0 ? -errno : n;
+  }
   if (!(flags & MSG_WAITALL)) {
     ssize_t n = io(flags | MSG_DONTWAIT);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n < 0 ? -errno : n;

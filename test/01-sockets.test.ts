@@ -23,6 +23,8 @@ import {
   isCloseOnExec,
   isNonBlocking,
   listen,
+  MSG_DONTWAIT,
+  BlockingIOError,
   pipe,
   recv,
   send,
@@ -263,6 +265,52 @@ describe('streams', () => {
     expect(eof.length).toBe(0);
     // And again: end of stream is not consumed.
     expect(recv(b, 100).length).toBe(0);
+  });
+
+  test('MSG_DONTWAIT never waits, even on a blocking fd: EAGAIN as BlockingIOError', () => {
+    const [a, b] = track(socketpair());
+    expect(isNonBlocking(b)).toBe(false);
+    const t0 = Date.now();
+    expect(() => recv(b, 10, { flags: MSG_DONTWAIT, timeoutMs: 2000 })).toThrow(BlockingIOError);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    send(a, 'x');
+    expect(recv(b, 10, { flags: MSG_DONTWAIT }).toString()).toBe('x');
+    // Fill the pipe: a send with MSG_DONTWAIT then fails at once too.
+    setsockopt(a, 'SO_SNDBUF', 4096);
+    const chunk = Buffer.alloc(65536);
+    let err: unknown;
+    for (let i = 0; i < 1000 && err === undefined; i++) {
+      try {
+        send(a, chunk, { flags: MSG_DONTWAIT });
+      } catch (e) {
+        err = e;
+      }
+    }
+    expect(err).toBeInstanceOf(BlockingIOError);
+    expect((err as BlockingIOError).code).toBe('EAGAIN');
+  });
+
+  test('a TCP connect that cannot complete ends after timeoutMs with TimeoutError', () => {
+    // A listener whose accept queue is full: the kernel drops further SYNs,
+    // so a new connect waits (SYN retransmits) until something ends it.
+    const fd = track(socket('AF_INET', 'SOCK_STREAM'));
+    bind(fd, { family: 'AF_INET', address: '127.0.0.1', port: 0 });
+    listen(fd, 0);
+    const address = getsockname(fd);
+    let blocked: unknown;
+    for (let i = 0; i < 8 && blocked === undefined; i++) {
+      const c = track(socket('AF_INET', 'SOCK_STREAM'));
+      const t0 = Date.now();
+      try {
+        connect(c, address, { timeoutMs: 300 });
+      } catch (err) {
+        blocked = { err, ms: Date.now() - t0 };
+      }
+    }
+    expect(blocked).toMatchObject({ err: expect.objectContaining({ name: 'TimeoutError' }) });
+    const { ms } = blocked as { ms: number };
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(3000);
   });
 
   test('a zero-byte send returns 0', () => {

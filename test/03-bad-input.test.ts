@@ -247,6 +247,7 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['waitpid("1")', () => waitpid('1' as never), T('"pid"')],
     ['waitpid(options -1)', () => waitpid(nobody, -1), R('"options"')],
     ['waitpid(options 1 << 20)', () => waitpid(nobody, 1 << 20), R('"options"')],
+    ['waitpid(onInterrupt bad)', () => waitpid(nobody, { onInterrupt: 'later' as never }), R('"options.onInterrupt"')],
     ['waitpid(options a string)', () => waitpid(nobody, 'WNOHANG' as never), T('"options"')],
     ['waitpid(nohang "yes")', () => waitpid(nobody, { nohang: 'yes' as never }), T('nohang')],
     ['kill(NaN)', () => kill(NaN, 0), R('"pid"')],
