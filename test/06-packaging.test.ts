@@ -6,18 +6,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { root } from './helpers';
+import { root, userProject } from './helpers';
 
 let dir: string;
 
 beforeAll(() => {
-  // A project of its own whose node_modules holds the package by name.
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-pkg-'));
-  fs.mkdirSync(path.join(dir, 'node_modules'));
-  fs.symlinkSync(root, path.join(dir, 'node_modules', 'what-the-fork'), 'dir');
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'user-project', private: true }));
+  dir = userProject('wtf-pkg-');
 });
 
 afterAll(() => {

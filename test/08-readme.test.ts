@@ -6,18 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { askLine, freePort, killWatched, root, sleepMs, until, watch, zombiesOf } from './helpers';
+import { askLine, freePort, killWatched, root, sleepMs, until, userProject, watch, zombiesOf } from './helpers';
 
 let dir: string;
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-readme-'));
-  fs.mkdirSync(path.join(dir, 'node_modules'));
-  fs.symlinkSync(root, path.join(dir, 'node_modules', 'what-the-fork'), 'dir');
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'reader', private: true }));
+  dir = userProject('wtf-readme-');
 });
 
 afterEach(killWatched);

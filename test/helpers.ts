@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as os from 'node:os';
 
 export const root = path.join(__dirname, '..');
 
@@ -239,4 +240,16 @@ export async function exitOf(r: Watched, ms = 20000): Promise<{ code: number | n
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A throwaway project of its own whose node_modules holds this package by
+ * name, the way a user's project does. Remove it with fs.rmSync when done.
+ */
+export function userProject(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(root, path.join(dir, 'node_modules', 'what-the-fork'), 'dir');
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'user-project', private: true }));
+  return dir;
 }
