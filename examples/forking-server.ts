@@ -157,20 +157,19 @@ function main(): void {
   signal('SIGTERM', exitSuccessfully);
   signal('SIGCHLD', handleChildren);
 
-  // One Socket object stands for the current client, as in the original:
-  // accept(2) puts the new connection's fd in it, close(2) empties it.
-  const client = new Socket();
-
+  // (The original accepts into one reused client socket, which it creates
+  // up front with an fd of its own; here accept(2) hands back a new Socket
+  // for each connection, so the server holds no fd between connections.)
   while (running) {
+    let client: Socket;
     try {
-      listener.accept(client); // accept(2): blocks until a client connects
+      client = listener.accept(); // accept(2): blocks until a client connects
     } catch (err) {
       // EINTR: a signal's handler ran (usually SIGCHLD); just accept again.
       if (err instanceof InterruptedError) continue;
       // The shutdown handler closed the listener under us.
       if (!running) break;
       listener.close();
-      client.close();
       throw err;
     }
 
@@ -192,7 +191,6 @@ function main(): void {
     client.close();
   }
 
-  client.close();
   waitForWorkers();
   process.exit(0);
 }

@@ -113,8 +113,13 @@ const current = new Map<number, Disposition>();
  * disposition. The C handler installed for it records the signal
  * async-signal-safely, wakes the main thread, and chains to the handler it
  * replaced, so `process.on('SIGINT')` listeners still fire.
- * @throws RangeError for SIGKILL/SIGSTOP and fault signals; PosixError
- * Teaches: sigaction(2) and signal-safety(7).
+ * @throws RangeError for SIGKILL/SIGSTOP (whatever the handler), for a
+ *   JavaScript handler on a fault signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL),
+ *   and for an unknown signal; TypeError for a handler that is not a
+ *   function, 'default' or 'ignore', or a non-boolean option; PosixError
+ *   (EINVAL) if the kernel refuses
+ * Teaches: sigaction(2) and signal-safety(7): the C handler may only record
+ *   the signal; the JavaScript handler runs later, on the main thread.
  */
 export function sigaction(sig: SignalName | number, handler: Disposition, options?: SigactionOptions): Disposition {
   const signo = signalNumber(sig);

@@ -115,6 +115,9 @@ describe('forking-server --linger 0 under load', () => {
   test(`one exact reply, then ${CONNECTIONS} connections from ${CONCURRENCY} clients through SIGCHLD storms: no error, no zombie, no leaked fd`, async () => {
     const port = await freePort();
     const server = await startServer(port, ['--linger', '0']);
+    // Right after the banner, before any connection: the server keeps no fd
+    // of its own between connections, so this count holds afterwards too.
+    const fdsAtStart = fdCount(server.pid);
 
     expect(await askLine(port, 'hello')).toBe('SERVED BY Node: hello\n');
     // That child has gone (linger 0) and been reaped: the baseline state.
@@ -162,6 +165,7 @@ describe('forking-server --linger 0 under load', () => {
     expect(childrenOf(server.pid)).toEqual([]);
     expect(zombiesOf(server.pid)).toEqual([]);
     expect(fdCount(server.pid)).toBe(fdsBefore);
+    expect(fdsBefore).toBe(fdsAtStart);
     // Still serving after all that.
     expect(await askLine(port, 'after')).toBe('SERVED BY Node: after\n');
     expect(server.err()).toBe('');
