@@ -54,10 +54,10 @@ export function declareOptions(spec: OptionsSpec): void {
     const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
     if (!m) fail(`unexpected argument '${arg}'`);
     const [, name, inline] = m;
-    if (spec.switches && name in spec.switches) {
+    if (spec.switches && Object.hasOwn(spec.switches, name)) {
       if (inline !== undefined) fail(`--${name} takes no value`);
       switches.add(name);
-    } else if (spec.values && name in spec.values) {
+    } else if (spec.values && Object.hasOwn(spec.values, name)) {
       const value = inline ?? args[++i];
       if (value === undefined || (inline === undefined && value.startsWith('--'))) fail(`--${name} needs a value`);
       values.set(name, value);
@@ -68,7 +68,7 @@ export function declareOptions(spec: OptionsSpec): void {
 }
 
 function checkDeclared(name: string, kind: 'values' | 'switches'): void {
-  if (!declared?.[kind] || !(name in declared[kind]!)) {
+  if (!declared?.[kind] || !Object.hasOwn(declared[kind]!, name)) {
     throw new Error(`examples/options: --${name} was not declared with declareOptions()`);
   }
 }

@@ -65,14 +65,10 @@ execSingleThreaded();
 
 declareOptions({
   about: 'The prefork server: N workers forked up front, all accepting on one listener.',
-  values: { port: PORT_HELP, workers: 'how many workers (default 2)' },
+  values: { port: PORT_HELP, workers: 'how many workers, 1 to 64 (default 2)' },
 });
 const port = portOption();
-const workerCount = option('workers', 2);
-if (workerCount < 1 || workerCount > 64) {
-  console.error(`--workers wants 1 to 64, got ${workerCount}`);
-  process.exit(2);
-}
+const workerCount = option('workers', 2, { min: 1, max: 64 });
 
 const listener = new Socket();
 

@@ -121,6 +121,7 @@ export function fork(options?: ForkOptions): number {
   }
   warnIfThreaded();
   const stdioMask = prepareChildExits();
+  rehearseSocketPath();
   const pid = sys(
     'fork',
     () => '',
@@ -270,7 +271,6 @@ function prepareChildExits(): number {
     } catch {
       // RangeError, as intended
     }
-    rehearseSocketPath();
     settings.onDrain = () => {
       if (phase[0] === 1) process.emit('beforeExit', Number(process.exitCode ?? 0));
       else if (phase[0] === 2) process.exit();
@@ -279,20 +279,24 @@ function prepareChildExits(): number {
   return 3;
 }
 
-// The same holds for what a forked server's child does with its connection:
-// read a line, send, close. One round trip over a socketpair here compiles
+// Functions a child calls and the parent never did would be compiled again
+// in every child. For what a forked server's child does with its connection
+// (read a line, send, close), one round trip over a socketpair here compiles
 // that path (Socket.readLine, send, recv, close and the Buffer methods under
-// them) in the parent, so each child starts with it ready instead of parsing
-// it again; measured on a fork-per-connection server, about a fifth of each
-// child's CPU time. It is skipped, to be tried at the next fork, while a
-// signal waits for its handler (the calls would run that handler here), and
-// a failure (EMFILE, say) costs only the saving. The trace does not show it.
-let socketPathRehearsed = false;
+// them) in the parent before a fork, so each child starts with it ready;
+// measured on a fork-per-connection server, about a fifth of each child's
+// CPU time. It never runs a signal handler: it waits while a signal is
+// pending, and a signal that arrives during it ends it with the signal left
+// pending for the user's next call; it is tried again at a later fork (three
+// tries in all). A failure (EMFILE, say) costs only the saving. The trace
+// does not show it.
+let rehearsalTries = 0;
 function rehearseSocketPath(): void {
-  if (socketPathRehearsed || signalsPending()) return;
-  socketPathRehearsed = true;
+  if (settings.socketPathRehearsals > 0 || rehearsalTries >= 3 || signalsPending()) return;
+  rehearsalTries++;
   const tracing = trace.on;
   trace.on = false;
+  settings.handlersHeld = true;
   const ends: Socket[] = [];
   try {
     for (const fd of socketpair('AF_UNIX', 'SOCK_STREAM', { cloexec: true })) ends.push(new Socket({ fd }));
@@ -301,10 +305,12 @@ function rehearseSocketPath(): void {
     b.readLine(64);
     b.send('ok');
     a.recv(16);
+    settings.socketPathRehearsals++;
   } catch {
     // only the saving is lost
   } finally {
     for (const s of ends) s.close();
+    settings.handlersHeld = false;
     trace.on = tracing;
   }
 }

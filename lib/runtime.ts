@@ -30,9 +30,22 @@ export const handlers = new Map<number, Installed>();
 
 /** What an interrupted blocking call does after the handlers ran. */
 export type InterruptPolicy = 'throw' | 'retry';
-export const settings: { policy: InterruptPolicy; onDrain: () => void } = {
+export const settings: {
+  policy: InterruptPolicy;
+  onDrain: () => void;
+  /**
+   * While true (the package's own housekeeping calls), blocking calls run no
+   * signal handler: an interrupted call throws InterruptedError at once and
+   * the signal stays pending for the user's next call.
+   */
+  handlersHeld: boolean;
+  /** How many times fork() compiled the socket path in this process (tests read it). */
+  socketPathRehearsals: number;
+} = {
   policy: 'throw',
   onDrain: () => {},
+  handlersHeld: false,
+  socketPathRehearsals: 0,
 };
 
 function bridgeError(
@@ -159,7 +172,7 @@ export interface BlockingOptions {
  * with `restart`), as PEP 475 does.
  */
 export function blocking<T>(opts: BlockingOptions, defaultTimeoutMs: () => number, run: (timeoutMs: number) => T): T {
-  if (pendingWord[0] !== 0) runSignalHandlers();
+  if (pendingWord[0] !== 0 && !settings.handlersHeld) runSignalHandlers();
   let timeoutMs = opts.timeoutMs ?? -1;
   const start = performance.now();
   let deadline = NaN;
@@ -167,7 +180,7 @@ export function blocking<T>(opts: BlockingOptions, defaultTimeoutMs: () => numbe
     try {
       return run(timeoutMs);
     } catch (err) {
-      if (!(err instanceof InterruptedError)) throw err;
+      if (!(err instanceof InterruptedError) || settings.handlersHeld) throw err;
       const { restart } = takeAndRun();
       if ((opts.onInterrupt ?? settings.policy) !== 'retry' && !restart) throw err;
       if (Number.isNaN(deadline)) {

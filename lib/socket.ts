@@ -184,13 +184,20 @@ export class Socket {
    * `maxLength` bytes (not counting the line ending) throws
    * {@link LineTooLongError} instead of growing without bound; the bytes
    * buffered so far are dropped, so the connection is best closed then.
+   * `options.timeoutMs` bounds the whole line, however many recv(2) calls it
+   * takes, so a peer that trickles bytes cannot hold the reader for ever.
    * @throws LineTooLongError; as {@link raw.recv | recv}; BadFileDescriptorError once
-   *   closed; TypeError/RangeError naming `maxLength`
+   *   closed; TypeError/RangeError naming `maxLength` or `options.timeoutMs`
    * Teaches: recv(2) returns whatever has arrived, not lines; framing is
    * the reader's job.
    */
   readLine(maxLength = 64 * 1024, options?: BlockingOptions): string {
     checkInt(maxLength, 'maxLength', 1, 2 ** 30);
+    const o = checkOptions(options) as BlockingOptions;
+    const deadline =
+      o.timeoutMs === undefined
+        ? undefined
+        : performance.now() + checkInt(o.timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
     const fd = this.live('recv');
     for (;;) {
       const nl = this.pending.indexOf(0x0a);
@@ -208,7 +215,9 @@ export class Socket {
         return line.toString('utf8');
       }
       // Never ask for more than can still make a legal line plus "\r\n".
-      const chunk = raw.recv(fd, Math.min(65536, maxLength + 2 - this.pending.length), options);
+      const left =
+        deadline === undefined ? options : { ...o, timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())) };
+      const chunk = raw.recv(fd, Math.min(65536, maxLength + 2 - this.pending.length), left);
       if (chunk.length === 0) {
         const rest = this.pending.toString('utf8');
         this.pending = Buffer.alloc(0);

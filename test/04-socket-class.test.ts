@@ -126,6 +126,40 @@ test('readLine over bytes dribbled one at a time (one datagram each)', () => {
   expect(recvs.length).toBe(bytes.length);
 });
 
+test('readLine timeoutMs bounds the whole line: a peer trickling bytes without a newline does not hold it', async () => {
+  const { srv, port } = server();
+  // A byte every 50 ms, never a newline, for at most 10 s.
+  const client = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('net').connect(${port}, '127.0.0.1', () => {
+         s.setNoDelay(true);
+         let n = 0;
+         const t = setInterval(() => { if (++n > 200) { clearInterval(t); s.end(); } else s.write('x'); }, 50);
+         s.on('close', () => clearInterval(t));
+         s.on('error', () => clearInterval(t));
+       });`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const done = new Promise((resolve) => client.on('close', resolve));
+  try {
+    const conn = own(srv.accept(undefined, { timeoutMs: 20000 }));
+    const t0 = Date.now();
+    expect(() => conn.readLine(1000, { timeoutMs: 600 })).toThrow(
+      expect.objectContaining({ name: 'TimeoutError', timedOut: true }),
+    );
+    const ms = Date.now() - t0;
+    expect(ms).toBeGreaterThanOrEqual(590);
+    expect(ms).toBeLessThan(3000);
+    conn.close();
+    await done;
+  } finally {
+    if (client.exitCode === null && client.signalCode === null) client.kill('SIGKILL');
+  }
+});
+
 test('readLine from a node:net client in another process, writing a byte every few ms', async () => {
   const { srv, port } = server();
   const text = 'dribbled ünïcode\r\nand more\n';

@@ -167,13 +167,21 @@ describe('a forked child leaves with the status node would give', () => {
 });
 
 describe("the first fork's preparation", () => {
-  test('leaves no fd and no trace line, never runs a pending handler, and children still serve', async () => {
+  test('happens at a later fork when a signal is pending, leaves no fd and no trace line, never runs a handler, and children still serve', async () => {
     const r = await runFixture('fork-first');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.handledDuringFirstFork).toBe(0);
+    expect(o.rehearsalsAfterFirstFork).toBe(0);
     expect(o.handledAfterWait).toBe(1);
+    expect(o.rehearsalsAfterSecondFork).toBe(1);
+    expect(o).toMatchObject({
+      heldCall: 'InterruptedError',
+      handledWhileHeld: 0,
+      heldThenRecv: 'data',
+      handledAfterRelease: 1,
+    });
     // Only the fork itself: the socketpair round trip is not traced.
     expect(o.traceOfSecondFork).toEqual([expect.stringMatching(/^fork\(\) = [1-9]\d*$/)]);
     expect(o.fdsUnchanged).toBe(true);

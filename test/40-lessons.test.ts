@@ -267,6 +267,8 @@ describe('command-line options of the examples', () => {
     ['zombies', ['--max', '2000'], "--max wants a whole number from 1 to 1000, got '2000'"],
     ['reap-loop', ['--quiet=yes'], '--quiet takes no value'],
     ['client', ['stray'], "unexpected argument 'stray'"],
+    ['reap-loop', ['--constructor'], 'unknown option --constructor'],
+    ['prefork-server', ['--workers', '0'], "--workers wants a whole number from 1 to 64, got '0'"],
   ])('%s %j is refused: %s', async (name, args, message) => {
     const r = run(name, args);
     expect(r.code).toBe(2);
