@@ -3,51 +3,36 @@
  * process on a free port, several clients one after another, its output,
  * and SIGTERM ending it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, freePort, root, waitForPort } from './helpers';
+import { askLine, freePort, killWatched, root, waitForPort, watch, type Watched } from './helpers';
 
 const script = path.join(root, 'dist', 'examples', 'iterative-server.js');
 
-interface Server {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Settles once the process exited and its output was read to the end. */
-  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Watched {
+  return watch(
+    spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Server {
-  const child = spawn(process.execPath, [script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (err += d));
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => out, stderr: () => err, closed };
-}
+afterEach(killWatched);
 
 /** Waits until the server printed its first line (listen(2) comes before it, so a connect may win the race). */
-async function listening(server: Server, timeoutMs = 15000): Promise<string> {
+async function listening(server: Watched, timeoutMs = 15000): Promise<string> {
   const end = Date.now() + timeoutMs;
-  while (!server.stdout().includes('\n')) {
-    if (Date.now() > end || server.child.exitCode !== null) throw new Error(`no banner; stderr: ${server.stderr()}`);
+  while (!server.out().includes('\n')) {
+    if (Date.now() > end || server.child.exitCode !== null) throw new Error(`no banner; stderr: ${server.err()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return server.stdout();
+  return server.out();
 }
 
-async function stop(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function stop(server: Watched): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const { child } = server;
   if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-  const r = await server.closed;
+  const r = await server.exited;
   clearTimeout(timer);
   return r;
 }
@@ -55,7 +40,7 @@ async function stop(server: Server): Promise<{ code: number | null; signal: Node
 test('serves clients one after another, then SIGTERM ends it', async () => {
   const port = await freePort();
   const server = start(['--port', String(port), '--host', '127.0.0.1']);
-  const { child, stderr } = server;
+  const { child, err: stderr } = server;
   try {
     expect(await listening(server)).toBe(`Listening on: 127.0.0.1:${port}\n`);
     await waitForPort(port);
@@ -97,7 +82,7 @@ test('PORT from the environment, and a taken port is a clear error', async () =>
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const taken = (blocker.address() as net.AddressInfo).port;
   try {
-    const { stderr, closed } = start(['--host', '127.0.0.1'], { PORT: String(taken) });
+    const { err: stderr, exited: closed } = start(['--host', '127.0.0.1'], { PORT: String(taken) });
     const r = await closed;
     expect(r.code).not.toBe(0);
     expect(stderr()).toContain(`bind EADDRINUSE: address already in use 127.0.0.1:${taken}`);
@@ -118,7 +103,7 @@ test('PORT from the environment, and a taken port is a clear error', async () =>
 });
 
 test('a bad --port is refused with a message', async () => {
-  const { stderr, closed } = start(['--port', 'eighty']);
+  const { err: stderr, exited: closed } = start(['--port', 'eighty']);
   const r = await closed;
   expect(r.code).toBe(2);
   expect(stderr()).toContain("--port wants a whole number from 0 to 65535, got 'eighty'");
