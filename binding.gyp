@@ -3,10 +3,18 @@
     {
       "target_name": "what_the_fork",
       "sources": [
-        "native/binding.cc",
-        "native/socket.cc",
-        "native/signals.cc",
-        "native/process.cc"
+        "native/posix/sockets.cc",
+        "native/posix/process.cc",
+        "native/posix/fork.cc",
+        "native/posix/signals.cc",
+        "native/posix/blocking.cc",
+        "native/binding/binding.cc",
+        "native/binding/args.cc",
+        "native/binding/sockets.cc",
+        "native/binding/process.cc",
+        "native/binding/signals.cc",
+        "native/binding/loop.cc",
+        "native/binding/constants.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,16 +1,16 @@
 /**
  * What the syscall trace costs when it is off. Every traced call goes
- * through sys() in lib/runtime.ts, which tests one boolean and then runs the
+ * through traced() in lib/trace.ts, which tests one boolean and then runs the
  * call; the callers also build two small closures (the argument formatter and
  * the call). This prints ns/call for:
  *
- *   noop direct / noop sys off   a JavaScript function returning a number,
- *              called directly and through sys(): the wrapper's own cost
+ *   noop direct / noop traced off   a JavaScript function returning a number,
+ *              called directly and through traced(): the wrapper's own cost
  *              without a system call to hide it
  *   direct     native.getpid(), no wrapper: what a build with the trace
  *              compiled out would run (the baseline)
- *   sys off    the same call through sys() with the trace off
- *   sys on     through sys() with the trace on and a writer that drops lines
+ *   traced off    the same call through traced() with the trace off
+ *   traced on     through traced() with the trace on and a writer that drops lines
  *   getsockname (public API, trace off) and native.getsockname: the whole
  *              public path (validation, address conversion) for scale
  *
@@ -18,8 +18,8 @@
  * Run: node dist/bench/server-trace-cost.js [iterations per round]
  */
 import { native } from '../lib/native';
-import { sys, trace } from '../lib/runtime';
-import { getsockname, socket, close, bind } from '../lib/sockets';
+import { traced, setTrace } from '../lib/trace';
+import { getsockname, socket, close, bind } from '../lib';
 
 const N = Number(process.argv[2] ?? 2_000_000);
 const ROUNDS = 7;
@@ -40,11 +40,11 @@ const variants: Record<string, (n: number) => number> = {
     time(() => {
       for (let i = 0; i < n; i++) sink ^= noop();
     }, n),
-  'noop sys off': (n) =>
+  'noop traced off': (n) =>
     time(() => {
-      trace.on = false;
+      setTrace(false);
       for (let i = 0; i < n; i++)
-        sink ^= sys(
+        sink ^= traced(
           'noop',
           () => '',
           () => noop(),
@@ -54,32 +54,29 @@ const variants: Record<string, (n: number) => number> = {
     time(() => {
       for (let i = 0; i < n; i++) sink ^= native.getpid();
     }, n),
-  'sys off': (n) =>
+  'traced off': (n) =>
     time(() => {
-      trace.on = false;
+      setTrace(false);
       for (let i = 0; i < n; i++)
-        sink ^= sys(
+        sink ^= traced(
           'getpid',
           () => '',
           () => native.getpid(),
         );
     }, n),
-  'sys on (dropped lines)': (n) => {
-    const write = trace.write;
-    trace.write = () => {};
-    trace.on = true;
+  'traced on (dropped lines)': (n) => {
+    setTrace(true, () => {});
     try {
       return time(() => {
         for (let i = 0; i < n; i++)
-          sink ^= sys(
+          sink ^= traced(
             'getpid',
             () => '',
             () => native.getpid(),
           );
       }, n);
     } finally {
-      trace.on = false;
-      trace.write = write;
+      setTrace(false);
     }
   },
 };

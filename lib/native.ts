@@ -1,7 +1,9 @@
 /**
  * The native contract, written by hand: every function the addon exports,
- * with the exact shapes it takes and returns. Nothing here validates; the
- * public modules do that first and the C++ side checks again.
+ * with the exact shapes it takes and returns, and the constants it exports.
+ * Nothing here validates; the public modules do that first and the C++ side
+ * checks again (native/binding/). This module only loads the addon;
+ * lib/addon.ts hands it its hooks.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -32,14 +34,89 @@ export interface NativeWaitStatus {
   coreDumped?: boolean;
 }
 
+/** Where a failed call happened, as the addon reports it to makeError. */
+export interface NativeErrorContext {
+  fd?: number;
+  address?: string;
+  port?: number;
+  path?: string;
+  pid?: number;
+  timedOut?: boolean;
+}
+
+/**
+ * Every constant the addon exports: system constants by their C names, and
+ * the package's own numbers (native/binding/contract.h). A test checks that
+ * the addon exports exactly these names.
+ */
+export const CONSTANT_NAMES = [
+  'AF_INET',
+  'AF_INET6',
+  'AF_UNIX',
+  'AF_UNSPEC',
+  'SOCK_STREAM',
+  'SOCK_DGRAM',
+  'SOCK_SEQPACKET',
+  'SOCK_RAW',
+  'SOCK_NONBLOCK',
+  'SOCK_CLOEXEC',
+  'O_NONBLOCK',
+  'O_CLOEXEC',
+  'FD_CLOEXEC',
+  'SOL_SOCKET',
+  'IPPROTO_TCP',
+  'IPPROTO_IPV6',
+  'SO_REUSEADDR',
+  'SO_REUSEPORT',
+  'SO_RCVTIMEO',
+  'SO_SNDTIMEO',
+  'SO_KEEPALIVE',
+  'SO_LINGER',
+  'SO_RCVBUF',
+  'SO_SNDBUF',
+  'SO_ERROR',
+  'SO_TYPE',
+  'SO_BROADCAST',
+  'TCP_NODELAY',
+  'IPV6_V6ONLY',
+  'SHUT_RD',
+  'SHUT_WR',
+  'SHUT_RDWR',
+  'MSG_PEEK',
+  'MSG_DONTWAIT',
+  'MSG_WAITALL',
+  'MSG_NOSIGNAL',
+  'MSG_OOB',
+  'MSG_MORE',
+  'WNOHANG',
+  'WUNTRACED',
+  'WCONTINUED',
+  'SA_RESTART',
+  'SA_NOCLDSTOP',
+  'SA_NOCLDWAIT',
+  'SOMAXCONN',
+  'SOCKOPT_INT',
+  'SOCKOPT_TIMEVAL',
+  'SOCKOPT_LINGER',
+  'DISPOSITION_PREVIOUS',
+  'DISPOSITION_IGNORE',
+  'DISPOSITION_HANDLE',
+  'DRAIN_BEFORE_EXIT',
+  'DRAIN_EXIT',
+] as const;
+export type ConstantName = (typeof CONSTANT_NAMES)[number];
+
 export interface Native {
-  /** Hands the addon its hooks; returns the shared "signal pending" word. */
+  /**
+   * Hands the addon this environment's hooks; returns the "signal pending"
+   * word (the process's on the main thread, one never set in a worker).
+   */
   setup(
-    makeError: (errno: number, syscall: string, info?: Record<string, unknown>) => Error,
+    makeError: (errno: number, syscall: string, info: NativeErrorContext) => Error,
     onSignal: () => void,
     onDrain: () => void,
   ): Int32Array;
-  constants: Record<string, number>;
+  constants: Record<ConstantName, number>;
   socket(domain: number, type: number, flags: number): number;
   bind(fd: number, address: NativeAddress): void;
   listen(fd: number, backlog: number): void;
@@ -55,34 +132,35 @@ export interface Native {
   pipe(flags: number): [number, number];
   dup(fd: number): number;
   dup2(fd: number, newFd: number): number;
-  /** which: 0 = O_NONBLOCK, 1 = FD_CLOEXEC; with a value sets, else gets. */
-  fdFlag(fd: number, which: 0 | 1, value?: boolean): boolean | undefined;
-  /** kind: 0 = int, 1 = timeval in seconds, 2 = linger. */
+  /** flag: O_NONBLOCK or FD_CLOEXEC; with a value sets, else gets. */
+  fdFlag(fd: number, flag: number, value?: boolean): boolean | undefined;
+  /** kind: SOCKOPT_INT, SOCKOPT_TIMEVAL (seconds) or SOCKOPT_LINGER. */
   setsockopt(fd: number, level: number, option: number, kind: number, value: number | boolean, linger?: number): void;
   getsockopt(fd: number, level: number, option: number, kind: number): number | { onoff: boolean; linger: number };
+  /** SO_RCVTIMEO / SO_SNDTIMEO of the fd in milliseconds; -1 for none. */
+  socketTimeout(fd: number, option: number): number;
   getpid(): number;
   getppid(): number;
   /** Returns 0 when it slept the whole time, else the milliseconds left. */
   sleep(ms: number): number;
-  /**
-   * stdioMask: bit 0 / bit 1 make the child's stdout / stderr pipe blocking;
-   * ignoreSignals: signals the child ignores from its first instruction.
-   */
-  fork(stdioMask?: number, ignoreSignals?: number[]): number;
+  /** ignoreSignals: signals the child ignores from its first instruction. */
+  fork(ignoreSignals?: number[]): number;
   markHeapForkable(): number;
   _exit(code: number): never;
   /** Returns only by throwing, when execve(2) fails. */
   execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): NativeWaitStatus;
   kill(pid: number, signal: number): void;
-  /** disposition: 0 = the one before us, 1 = ignore, 2 = handle, 3 = default. */
-  sigaction(signal: number, disposition: 0 | 1 | 2 | 3, flags: number): void;
+  /** disposition: a DISPOSITION_* constant; flags: SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT. */
+  sigaction(signal: number, disposition: number, flags: number): void;
   takeSignals(): number[];
   signalRestarts(signal: number): boolean;
   /** Puts this package's handlers back where Node or libuv replaced them. */
   reassertSignals(): void;
-  /** Starts the forked child's drain watcher; returns its phase word (1: emit beforeExit, 2: exit). */
-  /** The drain phase word; with start (the default) also starts the watcher. */
+  /**
+   * The forked child's drain phase word (0, DRAIN_BEFORE_EXIT or
+   * DRAIN_EXIT); with start (the default) also starts the watcher.
+   */
   watchLoopDrain(start?: boolean): Int32Array;
 }
 
@@ -100,4 +178,5 @@ function findAddon(): string {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const native: Native = require(findAddon());
+/** The addon's constants by name. */
 export const C = native.constants;

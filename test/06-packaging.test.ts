@@ -36,11 +36,12 @@ test('the build is there: CommonJS entry, ES module entry, declarations', () => 
   ])
     expect(fs.existsSync(path.join(root, file))).toBe(true);
   const dts = fs.readFileSync(path.join(root, 'dist', 'lib', 'index.d.ts'), 'utf8');
-  expect(dts).toMatch(/export \* from '\.\/sockets'/);
+  expect(dts).toMatch(/from '\.\/sockets\/syscalls'/);
   expect(dts).toMatch(/export \* from '\.\/errors'/);
-  const sockets = fs.readFileSync(path.join(root, 'dist', 'lib', 'sockets.d.ts'), 'utf8');
+  const sockets = fs.readFileSync(path.join(root, 'dist', 'lib', 'sockets', 'syscalls.d.ts'), 'utf8');
   expect(sockets).toMatch(/export declare function socket\(/);
-  expect(sockets).toMatch(/export declare function setsockopt</);
+  const options = fs.readFileSync(path.join(root, 'dist', 'lib', 'sockets', 'options.d.ts'), 'utf8');
+  expect(options).toMatch(/export declare function setsockopt</);
 });
 
 test('ESM: import by name, drive the raw layer, errors are the CommonJS classes', () => {

@@ -69,15 +69,18 @@ void addr_decode(const sockaddr_storage* ss, socklen_t len, Addr* out) {
   }
 }
 
-// How long a blocking call may wait: the caller's override, else the socket's
-// own SO_RCVTIMEO / SO_SNDTIMEO (0 there means forever).
-static int timeout_for(int fd, int opt, const Wait* w) {
-  if (w->timeout_ms >= 0) return w->timeout_ms;
+int socket_timeout_ms(int fd, int opt) {
   double s = 0;
   if (sys_getsockopt_timeval(fd, opt, &s) < 0 || s <= 0) return -1;
   // poll(2) takes an int of milliseconds: longer timeouts are cut to ~24 days.
   double ms = std::ceil(s * 1000);
   return ms >= INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+// How long a blocking call may wait: the caller's override, else the socket's
+// own SO_RCVTIMEO / SO_SNDTIMEO.
+static int timeout_for(int fd, int opt, const Wait* w) {
+  return w->timeout_ms >= 0 ? w->timeout_ms : socket_timeout_ms(fd, opt);
 }
 
 static bool is_blocking(int fd) {
@@ -280,7 +283,5 @@ int sys_getsockopt_linger(int fd, bool* onoff, int* seconds) {
   *seconds = l.l_linger;
   return 0;
 }
-
-int sys_fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0 ? 1 : 0; }
 
 }  // namespace wtf

@@ -4,10 +4,12 @@
  * `bindAddr(port)`, `listen()`, `getLocalAddr()`, `accept()`, `readLine()`,
  * `send()`, `close()`. The raw fd stays in reach as `socket.fd`.
  */
-import * as raw from './sockets';
-import type { BlockingOptions } from './runtime';
-import { BadFileDescriptorError } from './errors';
-import { checkChoice, checkInt, checkIp, checkOptions, checkPort, describe } from './validate';
+import type { BlockingOptions } from '../blocking';
+import { BadFileDescriptorError, errnoNumber } from '../errors';
+import { checkChoice, checkInt, checkIp, checkOptions, checkPort, describe } from '../validate';
+import type { Domain, SocketAddress } from './addresses';
+import * as sockopts from './options';
+import * as syscalls from './syscalls';
 
 /** SO_REUSEADDR as Nim spells it, for `setSockOpt`: bind even while old connections sit in TIME_WAIT. */
 export const ReuseAddr = 'SO_REUSEADDR';
@@ -34,16 +36,16 @@ Object.defineProperty(LineTooLongError.prototype, 'name', { value: 'LineTooLongE
 /** Options of the {@link Socket} constructor. */
 export interface SocketInit {
   /** The address family; default 'AF_INET'. */
-  domain?: raw.Domain;
+  domain?: Domain;
   /** The socket type; default 'SOCK_STREAM'. Ignored with `fd`. */
-  type?: raw.SocketType;
+  type?: syscalls.SocketType;
   /** Wrap an fd you already have instead of creating one. */
   fd?: number;
 }
 
 const CLOSED = -1;
-const EBADF = 9;
-const sockTypes: Record<string, number> = { SOCK_STREAM: raw.SOCK_STREAM, SOCK_DGRAM: raw.SOCK_DGRAM };
+const EBADF = errnoNumber('EBADF') as number;
+const sockTypes: Record<string, number> = { SOCK_STREAM: syscalls.SOCK_STREAM, SOCK_DGRAM: syscalls.SOCK_DGRAM };
 
 /**
  * A socket object over one fd.
@@ -53,13 +55,13 @@ export class Socket {
   /** The raw fd, or -1 once closed. */
   fd: number;
   /** The address family, which decides what {@link Socket.bindAddr} binds. */
-  readonly domain: raw.Domain;
+  readonly domain: Domain;
   // Bytes read past the last newline, kept for the next readLine.
   private pending: Buffer = Buffer.alloc(0);
 
   /**
    * socket(2) for a new TCP/IPv4 socket by default, or wrap `init.fd`.
-   * @throws as {@link raw.socket | socket}; TypeError/RangeError naming `init`,
+   * @throws as {@link syscalls.socket | socket}; TypeError/RangeError naming `init`,
    *   `init.domain`, `init.type` or `init.fd`
    */
   constructor(init: SocketInit = {}) {
@@ -76,7 +78,7 @@ export class Socket {
       const type = o.type ?? 'SOCK_STREAM';
       // Checked here so that the message names the argument as passed.
       checkChoice(type, sockTypes, 'init.type');
-      this.fd = raw.socket(domain, type);
+      this.fd = syscalls.socket(domain, type);
     }
   }
 
@@ -90,24 +92,24 @@ export class Socket {
 
   /**
    * setsockopt(2): `sock.setSockOpt(ReuseAddr, true)`.
-   * @throws as {@link raw.setsockopt | setsockopt}; BadFileDescriptorError once closed
+   * @throws as {@link sockopts.setsockopt | setsockopt}; BadFileDescriptorError once closed
    */
-  setSockOpt<K extends raw.SocketOption>(option: K, value: raw.SocketOptionValues[K]): void {
-    raw.setsockopt(this.live('setsockopt'), option, value);
+  setSockOpt<K extends sockopts.SocketOption>(option: K, value: sockopts.SocketOptionValues[K]): void {
+    sockopts.setsockopt(this.live('setsockopt'), option, value);
   }
 
   /**
    * getsockopt(2).
-   * @throws as {@link raw.getsockopt | getsockopt}; BadFileDescriptorError once closed
+   * @throws as {@link sockopts.getsockopt | getsockopt}; BadFileDescriptorError once closed
    */
-  getSockOpt<K extends raw.SocketOption>(option: K): raw.SocketOptionValues[K] {
-    return raw.getsockopt(this.live('getsockopt'), option);
+  getSockOpt<K extends sockopts.SocketOption>(option: K): sockopts.SocketOptionValues[K] {
+    return sockopts.getsockopt(this.live('getsockopt'), option);
   }
 
   /**
    * bind(2) to `port` on `address`; the empty address means every interface
    * (0.0.0.0, or :: for IPv6), as in Nim.
-   * @throws as {@link raw.bind | bind}; BadFileDescriptorError once closed;
+   * @throws as {@link syscalls.bind | bind}; BadFileDescriptorError once closed;
    *   TypeError/RangeError naming `port` or `address` (a host name such as
    *   'localhost' is not resolved), TypeError for an AF_UNIX socket
    */
@@ -120,36 +122,36 @@ export class Socket {
     const fd = this.live('bind');
     // Checked here so that the message names this method's argument.
     if (address) checkIp(address, family === 'AF_INET6' ? 6 : 4, 'address');
-    raw.bind(fd, {
+    syscalls.bind(fd, {
       family,
       address: address || (family === 'AF_INET6' ? '::' : '0.0.0.0'),
       port,
-    } as raw.SocketAddress);
+    } as SocketAddress);
   }
 
   /**
    * listen(2), with the kernel's maximum backlog unless told.
-   * @throws as {@link raw.listen | listen}; BadFileDescriptorError once closed
+   * @throws as {@link syscalls.listen | listen}; BadFileDescriptorError once closed
    */
-  listen(backlog: number = raw.SOMAXCONN): void {
-    raw.listen(this.live('listen'), backlog);
+  listen(backlog: number = syscalls.SOMAXCONN): void {
+    syscalls.listen(this.live('listen'), backlog);
   }
 
   /**
    * getsockname(2) as `[host, port]`.
-   * @throws as {@link raw.getsockname | getsockname}; BadFileDescriptorError once closed
+   * @throws as {@link syscalls.getsockname | getsockname}; BadFileDescriptorError once closed
    */
   getLocalAddr(): [string, number] {
-    const a = raw.getsockname(this.live('getsockname'));
+    const a = syscalls.getsockname(this.live('getsockname'));
     return a.family === 'AF_UNIX' ? [a.path, 0] : [a.address, a.port];
   }
 
   /**
    * getpeername(2) as `[host, port]`.
-   * @throws as {@link raw.getpeername | getpeername}; BadFileDescriptorError once closed
+   * @throws as {@link syscalls.getpeername | getpeername}; BadFileDescriptorError once closed
    */
   getPeerAddr(): [string, number] {
-    const a = raw.getpeername(this.live('getpeername'));
+    const a = syscalls.getpeername(this.live('getpeername'));
     return a.family === 'AF_UNIX' ? [a.path, 0] : [a.address, a.port];
   }
 
@@ -158,19 +160,19 @@ export class Socket {
    * replaced by the new connection's (Nim's `accept(server, client)`),
    * otherwise a new Socket is returned.
    * @throws InterruptedError when a handled signal arrives while it waits;
-   *   otherwise as {@link raw.accept | accept}; BadFileDescriptorError once closed;
+   *   otherwise as {@link syscalls.accept | accept}; BadFileDescriptorError once closed;
    *   TypeError naming `client`
    */
-  accept(client?: Socket, options?: raw.AcceptOptions): Socket {
+  accept(client?: Socket, options?: syscalls.AcceptOptions): Socket {
     // Checked before accept(2), so a bad argument never strands a new fd.
     if (client !== undefined && !(client instanceof Socket))
       throw new TypeError(`The "client" argument must be a Socket, received ${describe(client)}`);
-    const { fd } = raw.accept(this.live('accept'), options);
+    const { fd } = syscalls.accept(this.live('accept'), options);
     if (client === undefined) return new Socket({ fd, domain: this.domain });
     if (client.fd !== CLOSED) {
       const old = client.fd;
       client.fd = CLOSED;
-      raw.close(old);
+      syscalls.close(old);
     }
     client.fd = fd;
     client.pending = Buffer.alloc(0);
@@ -186,7 +188,7 @@ export class Socket {
    * buffered so far are dropped, so the connection is best closed then.
    * `options.timeoutMs` bounds the whole line, however many recv(2) calls it
    * takes, so a peer that trickles bytes cannot hold the reader for ever.
-   * @throws LineTooLongError; as {@link raw.recv | recv}; BadFileDescriptorError once
+   * @throws LineTooLongError; as {@link syscalls.recv | recv}; BadFileDescriptorError once
    *   closed; TypeError/RangeError naming `maxLength` or `options.timeoutMs`
    * Teaches: recv(2) returns whatever has arrived, not lines; framing is
    * the reader's job.
@@ -217,7 +219,7 @@ export class Socket {
       // Never ask for more than can still make a legal line plus "\r\n".
       const left =
         deadline === undefined ? options : { ...o, timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())) };
-      const chunk = raw.recv(fd, Math.min(65536, maxLength + 2 - this.pending.length), left);
+      const chunk = syscalls.recv(fd, Math.min(65536, maxLength + 2 - this.pending.length), left);
       if (chunk.length === 0) {
         const rest = this.pending.toString('utf8');
         this.pending = Buffer.alloc(0);
@@ -229,9 +231,9 @@ export class Socket {
 
   /**
    * recv(2) of up to `maxBytes`, after any bytes readLine kept.
-   * @throws as {@link raw.recv | recv}; BadFileDescriptorError once closed
+   * @throws as {@link syscalls.recv | recv}; BadFileDescriptorError once closed
    */
-  recv(maxBytes = 65536, options?: raw.RecvOptions): Buffer {
+  recv(maxBytes = 65536, options?: syscalls.RecvOptions): Buffer {
     checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
     const fd = this.live('recv');
     if (this.pending.length > 0) {
@@ -239,35 +241,35 @@ export class Socket {
       this.pending = this.pending.subarray(out.length);
       return out;
     }
-    return raw.recv(fd, maxBytes, options);
+    return syscalls.recv(fd, maxBytes, options);
   }
 
   /**
    * Sends all of `data` (a string is sent as UTF-8) with send(2). Returns the byte count.
-   * @throws as {@link raw.sendAll | sendAll}; BadFileDescriptorError once closed
+   * @throws as {@link syscalls.sendAll | sendAll}; BadFileDescriptorError once closed
    */
-  send(data: string | Uint8Array, options?: raw.SendOptions): number {
-    return raw.sendAll(this.live('send'), data, options);
+  send(data: string | Uint8Array, options?: syscalls.SendOptions): number {
+    return syscalls.sendAll(this.live('send'), data, options);
   }
 
   /**
    * shutdown(2).
-   * @throws as {@link raw.shutdown | shutdown}; BadFileDescriptorError once closed
+   * @throws as {@link syscalls.shutdown | shutdown}; BadFileDescriptorError once closed
    */
   shutdown(how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' = 'SHUT_RDWR'): void {
-    raw.shutdown(this.live('shutdown'), how);
+    syscalls.shutdown(this.live('shutdown'), how);
   }
 
   /**
    * close(2); closing twice does nothing, since the Socket knows its fd is gone.
-   * @throws as {@link raw.close | close}
+   * @throws as {@link syscalls.close | close}
    */
   close(): void {
     if (this.fd === CLOSED) return;
     const fd = this.fd;
     this.fd = CLOSED;
     this.pending = Buffer.alloc(0);
-    raw.close(fd);
+    syscalls.close(fd);
   }
 
   /** True until close(). */

@@ -1,6 +1,8 @@
 // The plain C++ layer: thin wrappers over POSIX calls that return -errno on
-// failure and know nothing of JavaScript. binding.cc is the only file that
-// turns these into N-API functions.
+// failure and know nothing of JavaScript or libuv. The files beside this one
+// implement it, one per area (sockets.cc, process.cc, fork.cc, signals.cc,
+// blocking.cc); native/binding/ is the only code that turns them into
+// N-API functions.
 #pragma once
 
 #include <signal.h>
@@ -30,7 +32,7 @@ struct Addr {
 int addr_encode(const Addr& a, sockaddr_storage* ss, socklen_t* len);
 void addr_decode(const sockaddr_storage* ss, socklen_t len, Addr* out);
 
-// ---- blocking calls --------------------------------------------------------
+// ---- sockets (sockets.cc) ---------------------------------------------------
 
 // Every call that may wait takes a timeout in milliseconds: -1 means "as the
 // socket says" (SO_RCVTIMEO / SO_SNDTIMEO, or forever), anything else
@@ -64,12 +66,11 @@ int sys_setsockopt_timeval(int fd, int opt, double seconds);
 int sys_getsockopt_timeval(int fd, int opt, double* seconds);
 int sys_setsockopt_linger(int fd, bool onoff, int seconds);
 int sys_getsockopt_linger(int fd, bool* onoff, int* seconds);
-// Sleeps `ms`; returns 0, or -EINTR with *left_ms set when a handled signal
-// arrived first.
-int sys_sleep(double ms, double* left_ms);
-int sys_fd_is_open(int fd);
+// The socket's own SO_RCVTIMEO / SO_SNDTIMEO (`opt`) in milliseconds, or -1
+// for none (wait forever). The one place the socket timeout is read.
+int socket_timeout_ms(int fd, int opt);
 
-// ---- processes -------------------------------------------------------------
+// ---- processes (process.cc) ------------------------------------------------
 
 int sys_waitpid(int pid, int options, int* status);
 int sys_kill(int pid, int sig);
@@ -77,26 +78,29 @@ int sys_kill(int pid, int sig);
 // execve(2); returns -errno only when it fails.
 int sys_execve(const char* path, char* const argv[], char* const envp[]);
 
-// The whole fork sequence (see fork.cc). Returns the child's pid in the
-// parent, 0 in the child, or -errno. `child_setup` runs in the child with
-// every signal still blocked, before anything else may run.
+// ---- the fork sequence (fork.cc) -------------------------------------------
+
+// Returns the child's pid in the parent, 0 in the child, or -errno.
+// `child_setup` runs in the child with every signal still blocked, before
+// anything else may run.
 int fork_process(void (*child_setup)(void*), void* arg);
-// Re-marks V8's MADV_DONTFORK mappings as MADV_DOFORK (fork.cc).
+// Re-marks V8's MADV_DONTFORK mappings as MADV_DOFORK; returns 1 when it had
+// to take the slow path (one madvise per mapping).
 int mark_heap_forkable();
 bool on_main_thread();
-// In a forked child: gives fd 1 / fd 2 (bits 0 / 1 of mask), when they are
-// pipes, an open file description of the child's own without O_NONBLOCK.
-void make_stdio_blocking(int mask);
+// In a forked child: gives fd 1 and fd 2, when they are pipes, an open file
+// description of the child's own without O_NONBLOCK.
+void make_stdio_blocking();
 
 // ---- signals (signals.cc) --------------------------------------------------
 
-enum class Disposition { kPrevious = 0, kIgnore = 1, kHandle = 2, kDefault = 3 };
+// kPrevious puts back what was there before this package (Node's handler,
+// libuv's, or SIG_DFL).
+enum class Disposition { kPrevious, kIgnore, kHandle };
 struct SigOptions {
   bool restart = false;    // SA_RESTART
   bool nocldstop = false;  // SA_NOCLDSTOP
   bool nocldwait = false;  // SA_NOCLDWAIT
-  bool resethand = false;  // SA_RESETHAND (one-shot)
-  bool nodefer = false;    // SA_NODEFER
 };
 
 void signals_init();
@@ -106,8 +110,10 @@ int signals_set(int sig, Disposition d, const SigOptions& o);
 int signals_restart_flag(int sig);  // 1 if installed with restart
 // Moves every pending signal into `out` (up to n); returns how many.
 int signals_take(int* out, int n);
-// The fd the event loop watches for pending signals.
+// The fd the event loop and wait_ready() watch for pending signals.
 int signals_wake_fd();
+// Empties the wake fd (a wake-up whose signal was already taken).
+void signals_drain_wake_fd();
 // Points at the word JS reads to see "a signal is pending" without a call.
 int32_t* signals_state_word();
 // Puts our handlers back where libuv or Node replaced them.
@@ -116,16 +122,29 @@ void signals_reassert();
 // pending signals, gives the child a wake fd of its own.
 void signals_after_fork_child();
 
+// True on the thread whose blocking calls handled signals interrupt: the
+// main thread, once signals_init() ran there. A worker thread's calls wait
+// for their fd only.
+bool signals_thread();
 // A blocking call brackets itself with these: the signal handler only
 // forwards a signal to the main thread while it is inside one.
 struct BlockingScope {
   BlockingScope();
   ~BlockingScope();
+  const bool counted;
 };
-// -EINTR if a handled signal is pending, else 0.
+// -EINTR if a handled signal is pending for this thread, else 0.
 int signals_check();
+
+// ---- waiting (blocking.cc) -------------------------------------------------
+
+// CLOCK_MONOTONIC in milliseconds.
+double now_ms();
 // Waits until `fd` is ready for `events`, a handled signal arrives (-EINTR)
 // or `timeout_ms` passes (-ETIMEDOUT). fd < 0 waits for signals only.
 int wait_ready(int fd, short events, int timeout_ms);
+// Sleeps `ms`; returns 0, or -EINTR with *left_ms set when a handled signal
+// arrived first.
+int sys_sleep(double ms, double* left_ms);
 
 }  // namespace wtf

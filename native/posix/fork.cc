@@ -1,99 +1,21 @@
-// Processes: fork, waitpid, kill, _exit, sleep.
+// The fork sequence: making V8's heap copyable, the signal mask across
+// fork(2), and the child's stdio.
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <vector>
 
 #include "posix.h"
 
 namespace wtf {
-
-int sys_waitpid(int pid, int options, int* status) {
-  BlockingScope scope;
-  // WNOHANG never waits, so it needs no signal check.
-  if (options & WNOHANG) {
-    int r = waitpid(pid, status, options);
-    return r < 0 ? -errno : r;
-  }
-  signals_reassert();
-  // Waiting for one child's exit: a pidfd (Linux 5.3) turns it into an fd
-  // to poll beside the signal wake fd, so a signal that lands just before
-  // the wait still ends it. A pidfd only reports exits, so stops and
-  // continues (WUNTRACED, WCONTINUED), groups and "any child" use the plain
-  // call below, which a signal landing in the instructions before it does
-  // not interrupt (docs/signals.md, known limits).
-  if (pid > 0 && !(options & (WUNTRACED | WCONTINUED))) {
-    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd >= 0) {
-      int r;
-      for (;;) {
-        r = waitpid(pid, status, options | WNOHANG);
-        if (r != 0) {
-          r = r < 0 ? -errno : r;
-          break;
-        }
-        r = wait_ready(pidfd, POLLIN, -1);
-        if (r < 0) break;
-      }
-      close(pidfd);
-      return r;
-    }
-    // ENOSYS (an older kernel), EMFILE, or ESRCH (no such process: the
-    // plain call reports ECHILD).
-  }
-  int r = signals_check();
-  if (r < 0) return r;
-  r = waitpid(pid, status, options);
-  return r < 0 ? -errno : r;
-}
-
-int sys_kill(int pid, int sig) { return kill(pid, sig) < 0 ? -errno : 0; }
-
-void sys_exit_now(int code) { _exit(code); }
-
-int sys_execve(const char* path, char* const argv[], char* const envp[]) {
-  // Node marks fds 0-2 close-on-exec at start-up; a program exec'd from C
-  // inherits them, and so does this one.
-  for (int fd = 0; fd <= 2; fd++) {
-    int fl = fcntl(fd, F_GETFD);
-    if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-  }
-  execve(path, argv, envp);
-  return -errno;
-}
-
-static double now_ms() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-int sys_sleep(double ms, double* left_ms) {
-  BlockingScope scope;
-  double deadline = now_ms() + ms;
-  for (;;) {
-    double left = deadline - now_ms();
-    if (left <= 0) return 0;
-    int r = wait_ready(-1, 0, static_cast<int>(std::ceil(std::min(left, 2e9))));
-    if (r == -EINTR) {
-      *left_ms = std::max(0.0, deadline - now_ms());
-      return -EINTR;
-    }
-  }
-}
 
 bool on_main_thread() { return syscall(SYS_gettid) == getpid(); }
 
@@ -162,9 +84,8 @@ int mark_heap_forkable() {
 // parent's O_NONBLOCK stays as it is), clears O_NONBLOCK on it and puts it in
 // place: every write then reaches the pipe before write() returns. Files and
 // terminals are written synchronously by Node already.
-void make_stdio_blocking(int mask) {
+void make_stdio_blocking() {
   for (int fd = 1; fd <= 2; fd++) {
-    if (!(mask & fd)) continue;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) continue;
     char path[32];

@@ -118,12 +118,6 @@ bool is_ours(const struct sigaction& sa) {
   return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == on_signal;
 }
 
-void drain_wake_fd() {
-  uint64_t n;
-  while (read(wake_fd, &n, sizeof n) > 0) {
-  }
-}
-
 // True when a child has exited and nobody reaped it yet (peeked, not reaped).
 bool zombie_child() {
   siginfo_t si;
@@ -159,8 +153,7 @@ int signals_set(int sig, Disposition d, const SigOptions& o) {
   if (d == Disposition::kHandle) {
     sa.sa_sigaction = on_signal;
     sa.sa_flags = SA_SIGINFO | (o.restart ? SA_RESTART : 0) | (o.nocldstop ? SA_NOCLDSTOP : 0) |
-                  (o.nocldwait ? SA_NOCLDWAIT : 0) | (o.resethand ? SA_RESETHAND : 0) |
-                  (o.nodefer ? SA_NODEFER : 0);
+                  (o.nocldwait ? SA_NOCLDWAIT : 0);
   } else {
     sa.sa_handler = d == Disposition::kIgnore ? SIG_IGN : SIG_DFL;
   }
@@ -183,7 +176,7 @@ int signals_take(int* out, int n) {
   // Word first, flags after: a signal landing in between leaves the word set
   // (at worst a wake-up that finds nothing), never a flag nobody looks at.
   __atomic_store_n(&state_word[0], 0, __ATOMIC_SEQ_CST);
-  drain_wake_fd();
+  signals_drain_wake_fd();
   int k = 0;
   for (int sig = 1; sig < NSIG && k < n; sig++) {
     if (slots[sig].pending.exchange(0)) out[k++] = sig;
@@ -192,6 +185,12 @@ int signals_take(int* out, int n) {
 }
 
 int signals_wake_fd() { return wake_fd; }
+
+void signals_drain_wake_fd() {
+  uint64_t n;
+  while (read(wake_fd, &n, sizeof n) > 0) {
+  }
+}
 int32_t* signals_state_word() { return state_word; }
 
 void signals_reassert() {
@@ -236,35 +235,18 @@ void signals_after_fork_child() {
   }
 }
 
-BlockingScope::BlockingScope() { in_blocking.fetch_add(1); }
-BlockingScope::~BlockingScope() { in_blocking.fetch_sub(1); }
+bool signals_thread() { return main_tid != 0 && current_tid() == main_tid; }
 
-int signals_check() { return __atomic_load_n(&state_word[0], __ATOMIC_SEQ_CST) ? -EINTR : 0; }
-
-static int64_t now_ms() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+BlockingScope::BlockingScope() : counted(signals_thread()) {
+  if (counted) in_blocking.fetch_add(1);
+}
+BlockingScope::~BlockingScope() {
+  if (counted) in_blocking.fetch_sub(1);
 }
 
-int wait_ready(int fd, short events, int timeout_ms) {
-  signals_reassert();
-  int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-  for (;;) {
-    if (signals_check() < 0) return -EINTR;
-    pollfd p[2] = {{wake_fd, POLLIN, 0}, {fd, events, 0}};
-    int wait = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - now_ms()));
-    int n = poll(p, fd >= 0 ? 2 : 1, wait);
-    // EINTR from a handler that is not ours (libuv's, installed with
-    // SA_RESTART): the call we stand in for would have been restarted.
-    if (n < 0 && errno == EINTR && signals_check() == 0) continue;
-    if (n < 0) return -errno;
-    if (n == 0) return -ETIMEDOUT;
-    if (fd >= 0 && p[1].revents) return 0;
-    if (signals_check() < 0) return -EINTR;
-    // A wake-up whose signal was already taken: drain it and wait again.
-    drain_wake_fd();
-  }
+int signals_check() {
+  if (!signals_thread()) return 0;
+  return __atomic_load_n(&state_word[0], __ATOMIC_SEQ_CST) ? -EINTR : 0;
 }
 
 }  // namespace wtf

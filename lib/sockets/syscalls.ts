@@ -1,33 +1,27 @@
 /**
- * The raw socket layer: one function per system call, on integer fds, named
- * after the call. Each validates its arguments, calls the addon and throws a
- * {@link PosixError} subclass when the kernel says no.
+ * The raw socket calls: one function per system call, on integer fds, named
+ * after the call. Each validates its arguments, calls the addon
+ * (native/binding/sockets.cc) and throws a {@link PosixError} subclass,
+ * carrying the fd, when the kernel says no.
  */
-import { C, native, type NativeAddress, type NativeAddressOut } from './native';
-import { InterruptedError, PosixError, makeError } from './errors';
-import { blocking, formatAddress, sys, type BlockingOptions } from './runtime';
+import { C, native } from '../addon';
+import { InterruptedError } from '../errors';
+import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking';
+import { traced } from '../trace';
+import { checkBool, checkBytes, checkChoice, checkFd, checkInt, checkOptions } from '../validate';
 import {
-  checkBool,
-  checkBytes,
-  checkChoice,
-  checkFd,
-  checkInt,
-  checkInterruptPolicy,
-  checkIp,
-  checkObject,
-  checkOptions,
-  checkPort,
-  describe,
-} from './validate';
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  formatAddress,
+  fromNative,
+  toNative,
+  type Domain,
+  type SocketAddress,
+} from './addresses';
 
 // ---- constants ---------------------------------------------------------------
 
-/** AF_INET, address family IPv4 (`<sys/socket.h>`, ip(7)). */
-export const AF_INET = C.AF_INET;
-/** AF_INET6, address family IPv6 (ipv6(7)). */
-export const AF_INET6 = C.AF_INET6;
-/** AF_UNIX, local sockets named by a filesystem path or an abstract name (unix(7)). */
-export const AF_UNIX = C.AF_UNIX;
 /** SOCK_STREAM, a reliable, ordered byte stream (TCP for AF_INET/AF_INET6). */
 export const SOCK_STREAM = C.SOCK_STREAM;
 /** SOCK_DGRAM, separate messages that keep their boundaries (UDP for AF_INET/AF_INET6). */
@@ -53,92 +47,11 @@ export const MSG_MORE = C.MSG_MORE;
 /** The kernel's cap on a listen(2) backlog. */
 export const SOMAXCONN = C.SOMAXCONN;
 
-/** An address family by name, as {@link socket} and {@link socketpair} take it. */
-export type Domain = 'AF_INET' | 'AF_INET6' | 'AF_UNIX';
 /** A socket type by name, as {@link socket} and {@link socketpair} take it. */
 export type SocketType = 'SOCK_STREAM' | 'SOCK_DGRAM';
 
 const domains: Record<string, number> = { AF_INET, AF_INET6, AF_UNIX };
 const types: Record<string, number> = { SOCK_STREAM, SOCK_DGRAM };
-
-// ---- addresses -----------------------------------------------------------------
-
-/** An IPv4 address and port: `{ family: 'AF_INET', address: '127.0.0.1', port: 9093 }`. */
-export interface Inet4Address {
-  family: 'AF_INET';
-  address: string;
-  port: number;
-}
-/** An IPv6 address and port, with the optional flow label and scope (interface) id. */
-export interface Inet6Address {
-  family: 'AF_INET6';
-  address: string;
-  port: number;
-  flowinfo?: number;
-  scopeId?: number;
-}
-/** A UNIX-domain socket path; a path starting with `'\0'` is in the abstract namespace. */
-export interface UnixAddress {
-  family: 'AF_UNIX';
-  path: string;
-}
-/** Any socket address this package takes or returns. */
-export type SocketAddress = Inet4Address | Inet6Address | UnixAddress;
-
-function toNative(address: unknown): NativeAddress {
-  const a = checkObject(address, 'address');
-  if (a.family === 'AF_INET' || a.family === AF_INET) {
-    return { family: AF_INET, address: checkIp(a.address, 4), port: checkPort(a.port, 'address.port') };
-  }
-  if (a.family === 'AF_INET6' || a.family === AF_INET6) {
-    return {
-      family: AF_INET6,
-      address: checkIp(a.address, 6),
-      port: checkPort(a.port, 'address.port'),
-      flowinfo: a.flowinfo === undefined ? 0 : checkInt(a.flowinfo, 'address.flowinfo', 0, 0xfffff),
-      scopeId: a.scopeId === undefined ? 0 : checkInt(a.scopeId, 'address.scopeId', 0, 0xffffffff),
-    };
-  }
-  if (a.family === 'AF_UNIX' || a.family === AF_UNIX) {
-    if (typeof a.path !== 'string')
-      throw new TypeError(`The "address.path" argument must be of type string, received ${describe(a.path)}`);
-    const bytes = Buffer.byteLength(a.path);
-    const room = a.path.startsWith('\0') ? 108 : 107;
-    if (bytes === 0 || bytes > room)
-      throw new RangeError(`The "address.path" argument must be 1 to ${room} bytes long, received ${bytes}`);
-    return { family: AF_UNIX, path: a.path };
-  }
-  throw new RangeError(
-    `The "address.family" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(a.family)}`,
-  );
-}
-
-function fromNative(a: NativeAddressOut): SocketAddress {
-  if (a.family === 'AF_UNSPEC') return { family: 'AF_UNIX', path: '' };
-  return a;
-}
-
-// Rebuilds a PosixError raised by a call on `fd` so that it carries the fd
-// (and names it in the message when no address does): "close EBADF: bad
-// file descriptor fd 7" says which descriptor was bad.
-function onFd<T>(fd: number, call: () => T): () => T {
-  return () => {
-    try {
-      return call();
-    } catch (err) {
-      if (!(err instanceof PosixError) || err.fd !== undefined) throw err;
-      const Cls = err.constructor as typeof PosixError;
-      throw new Cls(err.errno, err.syscall, {
-        address: err.address,
-        port: err.port,
-        path: err.path,
-        pid: err.pid,
-        fd,
-        timedOut: err.timedOut,
-      });
-    }
-  };
-}
 
 // ---- socket(2) and friends ---------------------------------------------------
 
@@ -168,7 +81,7 @@ export function socket(domain: Domain | number, type: SocketType | number, optio
   const d = checkChoice(domain, domains, 'domain');
   const t = checkChoice(type, types, 'type');
   const flags = fdFlags(options);
-  return sys(
+  return traced(
     'socket',
     () => `${domain}, ${type}`,
     () => native.socket(d, t, flags),
@@ -185,10 +98,10 @@ export function socket(domain: Domain | number, type: SocketType | number, optio
 export function bind(fd: number, address: SocketAddress): void {
   checkFd(fd);
   const a = toNative(address);
-  sys(
+  traced(
     'bind',
     () => `${fd}, ${formatAddress(address)}`,
-    onFd(fd, () => native.bind(fd, a)),
+    () => native.bind(fd, a),
   );
 }
 
@@ -204,10 +117,10 @@ export function bind(fd: number, address: SocketAddress): void {
 export function listen(fd: number, backlog: number = SOMAXCONN): void {
   checkFd(fd);
   checkInt(backlog, 'backlog', 0, 2 ** 31 - 1);
-  sys(
+  traced(
     'listen',
     () => `${fd}, ${backlog}`,
-    onFd(fd, () => native.listen(fd, backlog)),
+    () => native.listen(fd, backlog),
   );
 }
 
@@ -227,19 +140,19 @@ export interface AcceptOptions extends FdFlags, BlockingOptions {}
  */
 export function accept(fd: number, options?: AcceptOptions): { fd: number; address: SocketAddress } {
   checkFd(fd);
-  const o = checkWaitOptions(options);
+  const o = checkBlockingOptions(options);
   const flags = fdFlags({ nonblock: o.nonblock, cloexec: o.cloexec });
-  return sys(
+  return traced(
     'accept',
     () => `${fd}`,
-    onFd(fd, () => {
+    () => {
       const r = blocking(
         o,
-        () => socketTimeout(fd, 'SO_RCVTIMEO'),
+        () => native.socketTimeout(fd, C.SO_RCVTIMEO),
         (t) => native.accept(fd, flags, t),
       );
       return { fd: r.fd, address: fromNative(r.address) };
-    }),
+    },
     (r) => `${r.fd} (${formatAddress(r.address)})`,
   );
 }
@@ -261,15 +174,15 @@ export function accept(fd: number, options?: AcceptOptions): { fd: number; addre
 export function connect(fd: number, address: SocketAddress, options?: BlockingOptions): void {
   checkFd(fd);
   const a = toNative(address);
-  const o = checkWaitOptions(options);
+  const o = checkBlockingOptions(options);
   let resume = false;
-  sys(
+  traced(
     'connect',
     () => `${fd}, ${formatAddress(address)}`,
-    onFd(fd, () =>
+    () =>
       blocking(
         o,
-        () => socketTimeout(fd, 'SO_SNDTIMEO'),
+        () => native.socketTimeout(fd, C.SO_SNDTIMEO),
         (t) => {
           try {
             native.connect(fd, a, resume, t);
@@ -280,7 +193,6 @@ export function connect(fd: number, address: SocketAddress, options?: BlockingOp
           }
         },
       ),
-    ),
   );
 }
 
@@ -305,18 +217,17 @@ export interface SendOptions extends BlockingOptions {
 export function send(fd: number, data: Uint8Array | string, options?: SendOptions): number {
   checkFd(fd);
   const bytes = checkBytes(data);
-  const o = checkWaitOptions(options);
+  const o = checkBlockingOptions(options);
   const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
-  return sys(
+  return traced(
     'send',
     () => `${fd}, ${bytes.byteLength} bytes`,
-    onFd(fd, () =>
+    () =>
       blocking(
         o,
-        () => socketTimeout(fd, 'SO_SNDTIMEO'),
+        () => native.socketTimeout(fd, C.SO_SNDTIMEO),
         (t) => native.send(fd, bytes, flags, t),
       ),
-    ),
   );
 }
 
@@ -330,7 +241,7 @@ export function send(fd: number, data: Uint8Array | string, options?: SendOption
 export function sendAll(fd: number, data: Uint8Array | string, options?: SendOptions): number {
   checkFd(fd);
   let bytes = checkBytes(data);
-  const o = { ...checkWaitOptions(options), onInterrupt: 'retry' as const };
+  const o = { ...checkBlockingOptions(options), onInterrupt: 'retry' as const };
   let total = 0;
   do {
     const n = send(fd, bytes, o);
@@ -359,18 +270,17 @@ export interface RecvOptions extends BlockingOptions {
 export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffer {
   checkFd(fd);
   checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
-  const o = checkWaitOptions(options);
+  const o = checkBlockingOptions(options);
   const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
-  return sys(
+  return traced(
     'recv',
     () => `${fd}, ${maxBytes}`,
-    onFd(fd, () =>
+    () =>
       blocking(
         o,
-        () => socketTimeout(fd, 'SO_RCVTIMEO'),
+        () => native.socketTimeout(fd, C.SO_RCVTIMEO),
         (t) => native.recv(fd, maxBytes, flags, t),
       ),
-    ),
     (b) => `${b.byteLength}`,
   );
 }
@@ -386,10 +296,10 @@ export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffe
 export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | number = 'SHUT_RDWR'): void {
   checkFd(fd);
   const h = checkChoice(how, { SHUT_RD, SHUT_WR, SHUT_RDWR }, 'how');
-  sys(
+  traced(
     'shutdown',
     () => `${fd}, ${how}`,
-    onFd(fd, () => native.shutdown(fd, h)),
+    () => native.shutdown(fd, h),
   );
 }
 
@@ -405,10 +315,10 @@ export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | 
  */
 export function close(fd: number): void {
   checkFd(fd);
-  sys(
+  traced(
     'close',
     () => `${fd}`,
-    onFd(fd, () => native.close(fd)),
+    () => native.close(fd),
   );
 }
 
@@ -419,10 +329,10 @@ export function close(fd: number): void {
  */
 export function getsockname(fd: number): SocketAddress {
   checkFd(fd);
-  return sys(
+  return traced(
     'getsockname',
     () => `${fd}`,
-    onFd(fd, () => fromNative(native.getsockname(fd))),
+    () => fromNative(native.getsockname(fd)),
     formatAddress,
   );
 }
@@ -434,10 +344,10 @@ export function getsockname(fd: number): SocketAddress {
  */
 export function getpeername(fd: number): SocketAddress {
   checkFd(fd);
-  return sys(
+  return traced(
     'getpeername',
     () => `${fd}`,
-    onFd(fd, () => fromNative(native.getpeername(fd))),
+    () => fromNative(native.getpeername(fd)),
     formatAddress,
   );
 }
@@ -457,7 +367,7 @@ export function socketpair(
   const d = checkChoice(domain, domains, 'domain');
   const t = checkChoice(type, types, 'type');
   const flags = fdFlags(options);
-  return sys(
+  return traced(
     'socketpair',
     () => `${domain}, ${type}`,
     () => native.socketpair(d, t, flags),
@@ -473,7 +383,7 @@ export function socketpair(
  */
 export function pipe(options?: FdFlags): [number, number] {
   const flags = fdFlags(options);
-  return sys(
+  return traced(
     'pipe',
     () => '',
     () => native.pipe(flags),
@@ -488,10 +398,10 @@ export function pipe(options?: FdFlags): [number, number] {
  */
 export function dup(fd: number): number {
   checkFd(fd);
-  return sys(
+  return traced(
     'dup',
     () => `${fd}`,
-    onFd(fd, () => native.dup(fd)),
+    () => native.dup(fd),
   );
 }
 
@@ -504,10 +414,10 @@ export function dup(fd: number): number {
 export function dup2(fd: number, newFd: number): number {
   checkFd(fd);
   checkFd(newFd, 'newFd');
-  return sys(
+  return traced(
     'dup2',
     () => `${fd}, ${newFd}`,
-    onFd(fd, () => native.dup2(fd, newFd)),
+    () => native.dup2(fd, newFd),
   );
 }
 
@@ -521,10 +431,10 @@ export function dup2(fd: number, newFd: number): number {
 export function setNonBlocking(fd: number, on: boolean): void {
   checkFd(fd);
   checkBool(on, 'on');
-  sys(
+  traced(
     'fcntl',
     () => `${fd}, F_SETFL, O_NONBLOCK=${on}`,
-    onFd(fd, () => void native.fdFlag(fd, 0, on)),
+    () => void native.fdFlag(fd, C.O_NONBLOCK, on),
   );
 }
 
@@ -535,7 +445,12 @@ export function setNonBlocking(fd: number, on: boolean): void {
  */
 export function isNonBlocking(fd: number): boolean {
   checkFd(fd);
-  return onFd(fd, () => native.fdFlag(fd, 0) as boolean)();
+  return traced(
+    'fcntl',
+    () => `${fd}, F_GETFL`,
+    () => native.fdFlag(fd, C.O_NONBLOCK) as boolean,
+    (on) => (on ? 'O_NONBLOCK' : '0'),
+  );
 }
 
 /**
@@ -547,10 +462,10 @@ export function isNonBlocking(fd: number): boolean {
 export function setCloseOnExec(fd: number, on: boolean): void {
   checkFd(fd);
   checkBool(on, 'on');
-  sys(
+  traced(
     'fcntl',
     () => `${fd}, F_SETFD, FD_CLOEXEC=${on}`,
-    onFd(fd, () => void native.fdFlag(fd, 1, on)),
+    () => void native.fdFlag(fd, C.FD_CLOEXEC, on),
   );
 }
 
@@ -562,186 +477,10 @@ export function setCloseOnExec(fd: number, on: boolean): void {
  */
 export function isCloseOnExec(fd: number): boolean {
   checkFd(fd);
-  return onFd(fd, () => native.fdFlag(fd, 1) as boolean)();
-}
-
-// ---- socket options ------------------------------------------------------------
-
-/** SO_LINGER's value: on close, wait up to `linger` seconds for unsent data. */
-export interface Linger {
-  onoff: boolean;
-  linger: number;
-}
-
-/** The value type of each socket option. */
-export interface SocketOptionValues {
-  SO_REUSEADDR: boolean;
-  SO_REUSEPORT: boolean;
-  SO_KEEPALIVE: boolean;
-  SO_BROADCAST: boolean;
-  TCP_NODELAY: boolean;
-  IPV6_V6ONLY: boolean;
-  /** Seconds (fractions allowed; Linux rounds up to its clock tick, 1 to 10 ms); 0 waits forever. */
-  SO_RCVTIMEO: number;
-  SO_SNDTIMEO: number;
-  /** Bytes. Linux doubles what you set and reports the doubled value. */
-  SO_RCVBUF: number;
-  SO_SNDBUF: number;
-  SO_LINGER: Linger;
-  /** Read-only: the pending socket error (cleared by reading it). */
-  SO_ERROR: number;
-  /** Read-only: SOCK_STREAM or SOCK_DGRAM. */
-  SO_TYPE: number;
-}
-/** A socket option by name, as {@link setsockopt} and {@link getsockopt} take it. */
-export type SocketOption = keyof SocketOptionValues;
-
-const KIND_INT = 0;
-const KIND_TIMEVAL = 1;
-const KIND_LINGER = 2;
-const options: Record<
-  SocketOption,
-  { level: number; name: number; kind: number; value: 'bool' | 'int' | 'seconds' | 'linger'; readOnly?: boolean }
-> = {
-  SO_REUSEADDR: { level: C.SOL_SOCKET, name: C.SO_REUSEADDR, kind: KIND_INT, value: 'bool' },
-  SO_REUSEPORT: { level: C.SOL_SOCKET, name: C.SO_REUSEPORT, kind: KIND_INT, value: 'bool' },
-  SO_KEEPALIVE: { level: C.SOL_SOCKET, name: C.SO_KEEPALIVE, kind: KIND_INT, value: 'bool' },
-  SO_BROADCAST: { level: C.SOL_SOCKET, name: C.SO_BROADCAST, kind: KIND_INT, value: 'bool' },
-  TCP_NODELAY: { level: C.IPPROTO_TCP, name: C.TCP_NODELAY, kind: KIND_INT, value: 'bool' },
-  IPV6_V6ONLY: { level: C.IPPROTO_IPV6, name: C.IPV6_V6ONLY, kind: KIND_INT, value: 'bool' },
-  SO_RCVTIMEO: { level: C.SOL_SOCKET, name: C.SO_RCVTIMEO, kind: KIND_TIMEVAL, value: 'seconds' },
-  SO_SNDTIMEO: { level: C.SOL_SOCKET, name: C.SO_SNDTIMEO, kind: KIND_TIMEVAL, value: 'seconds' },
-  SO_RCVBUF: { level: C.SOL_SOCKET, name: C.SO_RCVBUF, kind: KIND_INT, value: 'int' },
-  SO_SNDBUF: { level: C.SOL_SOCKET, name: C.SO_SNDBUF, kind: KIND_INT, value: 'int' },
-  SO_LINGER: { level: C.SOL_SOCKET, name: C.SO_LINGER, kind: KIND_LINGER, value: 'linger' },
-  SO_ERROR: { level: C.SOL_SOCKET, name: C.SO_ERROR, kind: KIND_INT, value: 'int', readOnly: true },
-  SO_TYPE: { level: C.SOL_SOCKET, name: C.SO_TYPE, kind: KIND_INT, value: 'int', readOnly: true },
-};
-
-function optionSpec(option: unknown) {
-  if (typeof option !== 'string')
-    throw new TypeError(`The "option" argument must be of type string, received ${describe(option)}`);
-  const spec = options[option as SocketOption];
-  if (!spec)
-    throw new RangeError(
-      `The "option" argument must be one of ${Object.keys(options).join(', ')}, received '${option}'`,
-    );
-  return spec;
-}
-
-/**
- * setsockopt(2) with the option by name and a value of its own type:
- * `setsockopt(fd, 'SO_REUSEADDR', true)`, `setsockopt(fd, 'SO_RCVTIMEO', 1.5)`,
- * `setsockopt(fd, 'SO_LINGER', { onoff: true, linger: 0 })`.
- * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK;
- *   ENOPROTOOPT or ENOTSUP/EOPNOTSUPP for an option the socket's family
- *   lacks, e.g. TCP_NODELAY on AF_UNIX; EINVAL, e.g. IPV6_V6ONLY after
- *   bind); TypeError/RangeError naming `option` or `value` (RangeError for
- *   the read-only SO_ERROR and SO_TYPE)
- * Teaches: SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
- */
-export function setsockopt<K extends SocketOption>(fd: number, option: K, value: SocketOptionValues[K]): void {
-  checkFd(fd);
-  const spec = optionSpec(option);
-  if (spec.readOnly) throw new RangeError(`The "option" argument ${option} is read-only`);
-  let v: number | boolean;
-  let linger = 0;
-  if (spec.value === 'bool') v = checkBool(value, 'value') ? 1 : 0;
-  else if (spec.value === 'int') v = checkInt(value, 'value', 0, 2 ** 31 - 1);
-  else if (spec.value === 'seconds') {
-    if (typeof value !== 'number')
-      throw new TypeError(`The "value" argument must be of type number (seconds), received ${describe(value)}`);
-    if (!Number.isFinite(value) || value < 0 || value > 1e8)
-      throw new RangeError(`The "value" argument must be seconds from 0 to 1e8, received ${value}`);
-    v = value;
-  } else {
-    const l = checkObject(value, 'value');
-    v = checkBool(l.onoff, 'value.onoff');
-    linger = checkInt(l.linger, 'value.linger', 0, 2 ** 31 - 1);
-  }
-  sys(
-    'setsockopt',
-    () => `${fd}, ${option}, ${JSON.stringify(value)}`,
-    onFd(fd, () => native.setsockopt(fd, spec.level, spec.name, spec.kind, v, linger)),
-  );
-}
-
-/**
- * getsockopt(2) with the option by name; the value comes back typed as {@link setsockopt} takes it.
- * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK; ENOPROTOOPT
- *   or ENOTSUP/EOPNOTSUPP for an option the socket's family lacks);
- *   TypeError/RangeError naming `option`
- * Teaches: reading SO_ERROR is how a non-blocking connect reports whether it succeeded.
- */
-export function getsockopt<K extends SocketOption>(fd: number, option: K): SocketOptionValues[K] {
-  checkFd(fd);
-  const spec = optionSpec(option);
-  const raw = onFd(fd, () => native.getsockopt(fd, spec.level, spec.name, spec.kind))();
-  const value = spec.value === 'bool' ? raw !== 0 : raw;
-  return value as SocketOptionValues[K];
-}
-
-function socketTimeout(fd: number, option: 'SO_RCVTIMEO' | 'SO_SNDTIMEO'): number {
-  try {
-    return (native.getsockopt(fd, C.SOL_SOCKET, C[option], KIND_TIMEVAL) as number) * 1000;
-  } catch {
-    return 0;
-  }
-}
-
-function checkWaitOptions<T extends BlockingOptions>(options: T | undefined): T {
-  const o = checkOptions(options) as T;
-  if (o.timeoutMs !== undefined) checkInt(o.timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
-  checkInterruptPolicy(o.onInterrupt, 'options.onInterrupt');
-  return o;
-}
-
-// ---- small process facts the blog's server prints ------------------------------
-
-/**
- * getpid(2): this process's id (a forked child sees its own). Never fails.
- * Teaches: after fork(2) the same code runs in two processes; the pid tells them apart.
- */
-export function getpid(): number {
-  return native.getpid();
-}
-
-/**
- * getppid(2): the parent's pid; 1 (or a subreaper) once the parent has exited. Never fails.
- * Teaches: an orphan is adopted by init (or a subreaper), which then reaps it.
- */
-export function getppid(): number {
-  return native.getppid();
-}
-
-const EINTR = 4;
-
-/**
- * Sleeps, blocking the thread, like sleep(3) in the blog's child. A handled
- * signal interrupts it: the handlers run, then InterruptedError is thrown,
- * or under the 'retry' policy it sleeps what is left (as nanosleep(2)
- * reports the time remaining).
- * @throws InterruptedError (EINTR, syscall 'nanosleep'); TypeError/RangeError
- *   naming `seconds` or the bad option
- * Teaches: any blocking call, even a sleep, can end early when a signal is handled.
- */
-export function sleep(seconds: number, options?: BlockingOptions): void {
-  if (typeof seconds !== 'number')
-    throw new TypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
-  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 1e9)
-    throw new RangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
-  const o = checkWaitOptions(options);
-  const total = seconds * 1000;
-  sys(
-    'nanosleep',
-    () => `${seconds}s`,
-    () =>
-      blocking(
-        { onInterrupt: o.onInterrupt },
-        () => total,
-        (t) => {
-          if (native.sleep(t >= 0 ? t : total) > 0) throw makeError(EINTR, 'nanosleep');
-        },
-      ),
+  return traced(
+    'fcntl',
+    () => `${fd}, F_GETFD`,
+    () => native.fdFlag(fd, C.FD_CLOEXEC) as boolean,
+    (on) => (on ? 'FD_CLOEXEC' : '0'),
   );
 }

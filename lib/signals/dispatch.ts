@@ -1,0 +1,95 @@
+/**
+ * Where a signal's JavaScript handler runs: the table of handlers this
+ * package installed, and the code that takes the pending signals from the
+ * addon and runs their handlers on the main thread, from a blocking call
+ * that a signal interrupted or from the idle event loop. The C handler
+ * (native/posix/signals.cc) only records the signal.
+ */
+import { native, onLoopSignal, pendingWord } from '../addon';
+import { perProcess } from '../process/self';
+import { signalName } from './names';
+
+/** A JavaScript signal handler: gets the signal's name and number. */
+export type SignalHandler = (signal: string, signo: number) => void;
+
+interface Installed {
+  handler: SignalHandler;
+  restart: boolean;
+}
+
+// The handlers this process runs, by signal number. A forked child starts
+// with an empty table (the addon put its dispositions back).
+const handlers = perProcess(() => new Map<number, Installed>());
+
+/** Makes `handler` the one run for `signo`. Not exported from the package. */
+export function setHandler(signo: number, handler: SignalHandler, restart: boolean): void {
+  handlers().set(signo, { handler, restart });
+}
+
+/** Forgets the handler of `signo`. Not exported from the package. */
+export function clearHandler(signo: number): void {
+  handlers().delete(signo);
+}
+
+/** Whether any JavaScript handler is installed. Not exported from the package. */
+export function hasHandlers(): boolean {
+  return handlers().size > 0;
+}
+
+/** Forgets every handler. Not exported from the package. */
+export function clearHandlers(): void {
+  handlers().clear();
+}
+
+/** True while a handled signal waits for its JavaScript handler. Not exported from the package. */
+export function signalsPending(): boolean {
+  return pendingWord[0] !== 0;
+}
+
+/**
+ * Runs the handler of every pending signal, once per signal however often
+ * it arrived (POSIX lets identical pending signals coalesce). Returns the
+ * signals taken. Blocking calls of this package and the idle event loop
+ * run them by themselves; this is for a busy loop that does neither.
+ * @throws the first error a handler threw, after all of them ran
+ * Teaches: standard signals do not queue (signal(7)): two SIGCHLDs that
+ * arrive before the handler runs are one call, so the handler must reap
+ * every child that is ready, not just one.
+ */
+export function runSignalHandlers(): number[] {
+  return takeAndRun().taken;
+}
+
+/**
+ * Takes the pending signals and runs their handlers. `restart` says whether
+ * an interrupted call may start again on its own: every signal taken was
+ * installed with `restart` (or has no JavaScript handler, so nothing asked
+ * for EINTR). It is decided before the handlers run, since a one-shot
+ * handler uninstalls itself. Not exported from the package.
+ */
+export function takeAndRun(): { taken: number[]; restart: boolean } {
+  const taken = native.takeSignals();
+  const table = handlers();
+  const run: { signo: number; h: Installed }[] = [];
+  let restart = true;
+  for (const signo of taken) {
+    const h = table.get(signo);
+    if (!h) continue;
+    run.push({ signo, h });
+    if (!h.restart) restart = false;
+  }
+  let failure: { err: unknown } | undefined;
+  for (const { signo, h } of run) {
+    try {
+      h.handler(signalName(signo), signo);
+    } catch (err) {
+      failure ??= { err };
+    }
+  }
+  if (failure) throw failure.err;
+  return { taken, restart };
+}
+
+// The idle event loop saw the wake fd: the main thread is idle, so run the
+// handlers now.
+onLoopSignal(runSignalHandlers);

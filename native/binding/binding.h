@@ -1,0 +1,142 @@
+// What the files of native/binding/ share: the state each environment (the
+// main thread, every worker thread) keeps, argument decoding, the error
+// bridge, and the list of functions the addon exports. The files here are
+// the only code that touches N-API; each wrapper checks its arguments again
+// (JavaScript already did, with better messages), calls one function of the
+// plain layer (native/posix/posix.h) and turns -errno into the error class
+// JavaScript handed over at setup().
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <string>
+
+#include "../posix/posix.h"
+
+namespace wtf::binding {
+
+using Napi::CallbackInfo;
+using Napi::Value;
+
+// ---- state per environment (binding.cc) --------------------------------
+
+// One per environment that loaded the addon. The main thread's also owns
+// what is process-wide by nature: the signal wake fd's watcher, the
+// reassert check and, in a forked child, the loop-drain watcher (loop.cc).
+struct AddonData {
+  napi_env env = nullptr;
+  bool main_thread = false;
+  uv_loop_t* loop = nullptr;
+  Napi::FunctionReference make_error;  // (errno, syscall, info) => Error
+  Napi::FunctionReference on_signal;   // () => void: run pending handlers
+  Napi::FunctionReference on_drain;    // () => void: a forked child's loop ran dry
+  Napi::Reference<Napi::Int32Array> pending_view;
+  Napi::Reference<Napi::Int32Array> drain_view;
+  int32_t private_word[2] = {0, 0};  // a worker's "pending" word: never set
+  int32_t drain_phase[1] = {0};      // contract::kDrain*
+  // libuv handles this environment opened (loop.cc); closed at teardown.
+  uv_poll_t* wake = nullptr;
+  uv_check_t* reassert = nullptr;
+  uv_prepare_t* drain = nullptr;
+  uv_idle_t* drain_idle = nullptr;
+  bool drain_suspect = false;
+  int open_handles = 0;
+  napi_async_cleanup_hook_handle teardown_hook = nullptr;
+  void (*on_all_closed)(AddonData*) = nullptr;
+};
+
+// This environment's state, or null before setup() ran.
+AddonData* data_of(Napi::Env env);
+
+// ---- arguments (args.cc) ------------------------------------------------
+
+[[noreturn]] void type_error(Napi::Env env, const std::string& what);
+[[noreturn]] void range_error(Napi::Env env, const std::string& what);
+int32_t int_arg(const CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi);
+int fd_arg(const CallbackInfo& info, size_t i = 0, const char* name = "fd");
+// A bit mask that may hold only bits of `allowed`.
+int flags_arg(const CallbackInfo& info, size_t i, const char* name, int allowed);
+Addr addr_arg(const CallbackInfo& info, size_t i);
+Napi::Object addr_to_js(Napi::Env env, const Addr& a);
+Wait wait_arg(const CallbackInfo& info, size_t i);
+
+// ---- the error bridge (args.cc) -----------------------------------------
+
+// Where a failed call happened: everything a PosixError can name.
+struct ErrorContext {
+  int fd = -1;
+  const Addr* address = nullptr;
+  bool has_pid = false;
+  int pid = 0;
+  const char* path = nullptr;
+  bool timed_out = false;
+};
+
+// Throws the error class JavaScript chose for `err` (positive errno).
+[[noreturn]] void throw_errno(Napi::Env env, int err, const char* syscall, const ErrorContext& where = {});
+// Throws for r < 0 (a -errno); returns r otherwise.
+long check(Napi::Env env, long r, const char* syscall, const ErrorContext& where = {});
+
+// ---- libuv plumbing (loop.cc) -------------------------------------------
+
+// Starts the main thread's wake fd watcher and reassert check.
+void start_signal_watch(AddonData* d);
+// Starts the forked child's loop-drain watcher.
+void start_drain_watch(AddonData* d);
+// Closes every handle this environment opened; `done` runs once all are
+// closed (at once when there are none).
+void close_handles(AddonData* d, void (*done)(AddonData*));
+// Learns the address of libuv's signal handler (see signals.cc).
+void probe_libuv_handler(uv_loop_t* loop);
+
+// ---- the exported functions, by area ------------------------------------
+
+// sockets.cc
+Value Socket(const CallbackInfo& info);
+Value Bind(const CallbackInfo& info);
+Value Listen(const CallbackInfo& info);
+Value Accept(const CallbackInfo& info);
+Value Connect(const CallbackInfo& info);
+Value Send(const CallbackInfo& info);
+Value Recv(const CallbackInfo& info);
+Value Shutdown(const CallbackInfo& info);
+Value Close(const CallbackInfo& info);
+Value GetSockName(const CallbackInfo& info);
+Value GetPeerName(const CallbackInfo& info);
+Value SocketPair(const CallbackInfo& info);
+Value Pipe(const CallbackInfo& info);
+Value Dup(const CallbackInfo& info);
+Value Dup2(const CallbackInfo& info);
+Value FdFlag(const CallbackInfo& info);
+Value SetSockOpt(const CallbackInfo& info);
+Value GetSockOpt(const CallbackInfo& info);
+Value SocketTimeout(const CallbackInfo& info);
+// process.cc
+Value GetPid(const CallbackInfo& info);
+Value GetPpid(const CallbackInfo& info);
+Value Sleep(const CallbackInfo& info);
+Value Fork(const CallbackInfo& info);
+Value MarkHeapForkable(const CallbackInfo& info);
+Value Exit(const CallbackInfo& info);
+Value Execve(const CallbackInfo& info);
+Value WaitPid(const CallbackInfo& info);
+Value Kill(const CallbackInfo& info);
+// signals.cc
+Value Sigaction(const CallbackInfo& info);
+Value TakeSignals(const CallbackInfo& info);
+Value SignalRestarts(const CallbackInfo& info);
+Value ReassertSignals(const CallbackInfo& info);
+// loop.cc
+Value WatchLoopDrain(const CallbackInfo& info);
+// constants.cc
+Napi::Object Constants(Napi::Env env);
+
+// The module's exports (binding.cc).
+Napi::Object Init(Napi::Env env, Napi::Object exports);
+
+// Refuses, with a clear error, a call that acts on the whole process
+// (signal dispositions, fork, execve, _exit) from a worker thread.
+void require_main_thread(Napi::Env env, const char* what);
+
+}  // namespace wtf::binding
