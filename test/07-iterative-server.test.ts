@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { askLine, freePort, killWatched, root, waitForPort, watch, type Watched } from './helpers';
 
-const script = path.join(root, 'dist', 'examples', 'iterative-server.js');
+const script = path.join(root, 'dist', 'examples', '1-iterative-server.js');
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Watched {
   return watch(

@@ -1,7 +1,7 @@
 /**
  * Lesson 2: fork per connection.
  *
- * The iterative server (examples/iterative-server.ts) serves one client at a
+ * The iterative server (examples/1-iterative-server.ts) serves one client at a
  * time: while it talks to one, the next waits in the listen queue. Here the
  * server hands each connection to a fresh process made by fork(2), and goes
  * straight back to accept(2), so a slow client no longer holds up the rest.
@@ -12,17 +12,17 @@
  * waitpid(2), so every finished child stays in the process table as a
  * zombie (state Z in ps) until this server itself exits. Then the zombies
  * are handed to init (or the nearest subreaper), which reaps them. The next
- * lessons make that visible (examples/zombies.ts) and fix it
- * (examples/reap-loop.ts).
+ * lessons make that visible (examples/3-zombies.ts) and fix it
+ * (examples/5-reap-loop.ts).
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/fork-per-connection.js --port 9093
+ *           node --single-threaded dist/examples/2-fork-per-connection.js --port 9093
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
  * Look:     ps -o pid,stat,cmd --ppid <pid printed at start>   (one Z per request)
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
 import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib';
-import { PORT_HELP, declareOptions, portOption } from './options';
+import { PORT_HELP, declareOptions, portOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
@@ -74,7 +74,7 @@ function main(): void {
     }
     // The parent drops its copy of the connection at once. A TCP connection
     // ends only when every fd for it is closed, so without this the client
-    // would get its reply but never EOF (see examples/zombies.ts --no-close).
+    // would get its reply but never EOF (see examples/3-zombies.ts --no-close).
     client.close();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Lesson 5: the reap loop, which fixes both mistakes of
- * examples/naive-sigchld.ts.
+ * examples/4-naive-sigchld.ts.
  *
  * 1. One SIGCHLD can stand for many exits: a signal that is already pending
  *    is not queued a second time (signal(7)). So the handler does not reap
@@ -18,8 +18,8 @@
  * shutdown and without the child's linger.
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/reap-loop.js
- * Load it:  node dist/examples/client.js --connections 2000 --concurrency 16
+ *           node --single-threaded dist/examples/5-reap-loop.js
+ * Load it:  node dist/examples/tools/client.js --connections 2000 --concurrency 16
  * Look:     ps -o pid,stat,cmd --ppid <pid>   (no Z lines, even under load)
  * Stop it:  Ctrl-C (SIGINT's default action; no child is left behind,
  *           since each one has exited and been reaped after its reply)
@@ -37,7 +37,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, portOption, switchOption } from './options';
+import { PORT_HELP, declareOptions, portOption, switchOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();

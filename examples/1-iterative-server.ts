@@ -5,11 +5,11 @@
  * one cannot do: while it serves one client, every other client waits in
  * the kernel's listen queue.
  *
- * Run it:   node dist/examples/iterative-server.js            (port 9093)
- *           node dist/examples/iterative-server.js --port 9200 --host 127.0.0.1
- *           PORT=9200 node dist/examples/iterative-server.js
+ * Run it:   node dist/examples/1-iterative-server.js            (port 9093)
+ *           node dist/examples/1-iterative-server.js --port 9200 --host 127.0.0.1
+ *           PORT=9200 node dist/examples/1-iterative-server.js
  * Try it:   printf 'hi\n' | nc 127.0.0.1 9093
- * Watch it: WTF_TRACE=1 node dist/examples/iterative-server.js  (each system call as strace shows it)
+ * Watch it: WTF_TRACE=1 node dist/examples/1-iterative-server.js  (each system call as strace shows it)
  * Stop it:  Ctrl-C. No handler is installed: SIGINT and SIGTERM keep their
  *           default action, which ends the process even in the middle of a
  *           blocking accept(2).
@@ -17,7 +17,7 @@
  * In your own project, import from 'what-the-fork' instead of '../lib'.
  */
 import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib';
-import { PORT_HELP, declareOptions, portOption, textOption } from './options';
+import { PORT_HELP, declareOptions, portOption, textOption } from './tools/options';
 
 // ---- settings: --port N (or PORT), --host ADDRESS -----------------------------
 

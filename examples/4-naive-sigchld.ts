@@ -19,17 +19,17 @@
  *    SIGCHLD is pending, more children exiting do not add more SIGCHLDs. If
  *    three children exit together, the handler may run once, reap one, and
  *    leave two zombies. Start it with --catch-eintr to get past mistake 1
- *    and watch mistake 2 under load (examples/client.ts), with
+ *    and watch mistake 2 under load (examples/tools/client.ts), with
  *        ps -o pid,stat,cmd --ppid <pid>
  *
- * examples/reap-loop.ts fixes both.
+ * examples/5-reap-loop.ts fixes both.
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/naive-sigchld.js
+ *           node --single-threaded dist/examples/4-naive-sigchld.js
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
  *           (you get the reply; the server prints "Worker <pid> is shutting
  *           down" and then dies of "InterruptedError: accept EINTR", status 1)
- * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/naive-sigchld.js
+ * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/4-naive-sigchld.js
  *           shows accept(<fd>) = -1 EINTR (Interrupted system call)
  */
 import {
@@ -44,7 +44,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, portOption, switchOption } from './options';
+import { PORT_HELP, declareOptions, portOption, switchOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();

@@ -22,7 +22,7 @@
  * apart: zombies always, held connections only with --no-close.
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/zombies.js --max 3 --no-close
+ *           node --single-threaded dist/examples/3-zombies.js --max 3 --no-close
  * Try it:   printf 'one\n' | nc 127.0.0.1 9093    (reply, then nc hangs)
  *           ps -o pid,stat,cmd --ppid <pid>       (a Z line per request)
  *           two more requests: the server stops, every nc ends, zombies reaped
@@ -39,7 +39,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, option, portOption, switchOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
