@@ -159,6 +159,45 @@ describe('reap-loop', () => {
   });
 });
 
+describe("the lessons' handleConnection", () => {
+  // How each lesson's child is collected afterwards, so that no zombie is
+  // left to init (lesson 2 never reaps, so it is left out here; test 41
+  // checks that its handleConnection is the same code).
+  const reaped = (r: Watched) => until('the child reaped', () => /Worker \d+ is shutting down/.test(r.out()));
+  const lessons: [string, (r: Watched) => Promise<unknown>][] = [
+    [
+      '3-zombies',
+      async (r) => {
+        r.child.kill('SIGTERM');
+        expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+        expect(r.out()).toContain('Reaped 1 zombies');
+      },
+    ],
+    ['4-naive-sigchld', reaped],
+    ['5-reap-loop', reaped],
+  ];
+
+  test.each(lessons)(
+    '%s: a client that never sends its line gets an ERROR line after --timeout, and end of stream',
+    async (name, collect) => {
+      const port = await freePort();
+      const r = start(name, ['--port', String(port), '--timeout', '0.5']);
+      await listening(r, port);
+      const silent = net.connect(port, '127.0.0.1');
+      let data = '';
+      let ended = false;
+      silent.on('data', (d) => (data += d));
+      silent.on('end', () => (ended = true));
+      silent.on('error', () => {});
+      // The child gives up on its own: the reply and the end of stream come without a word from us.
+      await until(`end of stream; so far ${JSON.stringify(data)}`, () => ended);
+      silent.destroy();
+      expect(data).toMatch(/^ERROR: .*(ETIMEDOUT|timed out)/i);
+      await collect(r);
+    },
+  );
+});
+
 describe('client', () => {
   test('reports errors and exits non-zero when replies are wrong or missing', async () => {
     // A server that answers with the wrong prefix (and reads what comes, so
