@@ -8,8 +8,11 @@
  * below (`lib/socket.ts`, `test/fixtures/`), `dist/...` (the build output,
  * which must have a source: `dist/examples/x.js` needs `examples/x.ts`), and
  * the target of a relative Markdown link. A `.js` path whose `.ts` source
- * exists is the compiled program and counts as present. Paths outside the
- * repository (`../shared/...`) and web links are not checked.
+ * exists is the compiled program and counts as present. In the Markdown
+ * docs a bare file name in backticks (`posix.h`, `binding.cc`,
+ * `forking-server.ts`) names a file somewhere in the repository. Paths
+ * outside the repository (`../shared/...`, and the reference tools' `.c`
+ * files named bare) and web links are not checked.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,12 +23,27 @@ const TOP = ['lib', 'native', 'examples', 'test', 'docs', 'bench', 'scripts', 'd
 const PLAIN = new RegExp(`(?<![\\w./-])(?:\\./)?((?:${TOP.join('|')})/[\\w./*-]*)`, 'g');
 /** A Markdown link or image target: `](target)`. */
 const LINK = /\]\(([^)\s]+)\)/g;
+/** A bare file name in backticks, of the kinds this repository is made of. */
+const BARE = /`([\w.-]+\.(?:h|cc|ts|js|sh|md|gyp))`/g;
+const SKIP = new Set(['node_modules', 'build', 'dist', '.git', '.ci']);
 
-export interface Reference {
+/** Every file name in the repository, any folder, to look bare names up in. */
+function allNames(dir = root, out = new Set<string>()): Set<string> {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) {
+      if (!SKIP.has(e.name)) allNames(path.join(dir, e.name), out);
+    } else out.add(e.name);
+  }
+  return out;
+}
+const names = allNames();
+
+interface Reference {
   /** The path as written. */
   written: string;
-  /** The path from the repository root. */
+  /** The path from the repository root, or a bare file name. */
   resolved: string;
+  bare?: boolean;
 }
 
 /** The repository paths named in `text`, which lives in `docFile` (relative to the root). */
@@ -43,6 +61,7 @@ function references(text: string, docFile: string, markdown: boolean): Reference
       if (resolved.startsWith('../')) continue; // outside the repository
       out.push({ written: m[1], resolved });
     }
+    for (const m of text.matchAll(BARE)) out.push({ written: m[1], resolved: m[1], bare: true });
   }
   return out;
 }
@@ -89,7 +108,7 @@ function referencesIn(file: string): Reference[] {
 }
 
 function missing(refs: Reference[]): string[] {
-  return [...new Set(refs.filter((r) => !exists(r.resolved)).map((r) => r.written))];
+  return [...new Set(refs.filter((r) => !(r.bare ? names.has(r.resolved) : exists(r.resolved))).map((r) => r.written))];
 }
 
 describe('the path finder', () => {
@@ -97,7 +116,7 @@ describe('the path finder', () => {
     'See `lib/socket.ts` and lib/no-such-file.ts, then [the tutorial](../docs/tutorial.md)',
     'or [gone](../examples/gone.ts#top), `test/fixtures/`, `native/*.cc`, `native/*.nothing`,',
     'node dist/examples/forking-server.js, dist/examples/missing.js, ../shared/bench/x.c,',
-    '[web](https://example.com/lib/x.ts) and docs/signals.md.',
+    '[web](https://example.com/lib/x.ts) and docs/signals.md. Bare: `binding.cc`, `gone.h`, `loadgen.c`.',
   ].join('\n');
 
   test('finds plain paths, links relative to the doc, globs and build outputs', () => {
@@ -112,16 +131,19 @@ describe('the path finder', () => {
       'docs/signals.md',
       'docs/tutorial.md',
       'examples/gone.ts',
+      'binding.cc',
+      'gone.h',
     ]);
   });
 
   test('reports exactly the ones that do not exist', () => {
     const refs = references(sample, 'docs/sample.md', true);
-    expect(refs.filter((r) => !exists(r.resolved)).map((r) => r.written)).toEqual([
+    expect(missing(refs)).toEqual([
       'lib/no-such-file.ts',
       'native/*.nothing',
       'dist/examples/missing.js',
       '../examples/gone.ts#top',
+      'gone.h',
     ]);
   });
 });
