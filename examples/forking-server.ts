@@ -32,7 +32,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, option, portOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption } from './tools/options';
 
 // A forked Node child needs V8 to keep all its work on this thread
 // (docs/fork-in-node.md). `npm start` passes --single-threaded; run as

@@ -26,7 +26,7 @@
  * Run it:   npm run build
  *           node --single-threaded dist/examples/prefork-server.js --workers 2
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
- *           node dist/examples/client.js --connections 5000 --concurrency 16
+ *           node dist/examples/tools/client.js --connections 5000 --concurrency 16
  * Look:     ps -o pid,stat,cmd --ppid <pid>       (the workers, state S)
  *           kill -KILL <a worker's pid>           (a new worker replaces it)
  *           kill -TERM <the parent's pid>         (everything stops, exit 0)
@@ -58,7 +58,7 @@ import {
   type WaitStatus,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, option, portOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();

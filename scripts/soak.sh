@@ -9,7 +9,7 @@
 # SOAK_SECONDS (900: time limit of the load), SOAK_STORM_SIGNALS (200 per
 # storm; 0 for no storms), SOAK_STORMS (at most this many storms, 2000).
 # The load generator is ../shared/bench/loadgen.c (built with cc into a temp
-# dir) when it exists beside the checkout, else dist/examples/client.js.
+# dir) when it exists beside the checkout, else dist/examples/tools/client.js.
 # Exits non-zero on any failed connection, zombie, fd difference, child not
 # reaped, or unclean exit.
 set -uo pipefail
@@ -46,8 +46,8 @@ if [ -f "$shared/loadgen.c" ] && command -v cc >/dev/null; then
   load() { "$tmp/loadgen" -p "$1" -c "$conc" -n "$n" -t "$secs" -x "SERVED BY Node"; }
   loader="loadgen ($shared/loadgen.c)"
 else
-  load() { "$node" dist/examples/client.js --port "$1" --connections "$n" --concurrency "$conc" --timeout "$secs"; }
-  loader="dist/examples/client.js"
+  load() { "$node" dist/examples/tools/client.js --port "$1" --connections "$n" --concurrency "$conc" --timeout "$secs"; }
+  loader="dist/examples/tools/client.js"
 fi
 
 port=$("$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')

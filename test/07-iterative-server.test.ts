@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, freePort, killWatched, root, waitForPort, watch, type Watched } from './helpers';
+import { askLine, freePort, killWatched, root, until, waitForPort, watch, type Watched } from './helpers';
 
-const script = path.join(root, 'dist', 'examples', 'iterative-server.js');
+const script = path.join(root, 'dist', 'examples', '1-iterative-server.js');
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Watched {
   return watch(
@@ -107,4 +107,30 @@ test('a bad --port is refused with a message', async () => {
   const r = await closed;
   expect(r.code).toBe(2);
   expect(stderr()).toContain("--port wants a whole number from 0 to 65535, got 'eighty'");
+});
+
+test('a client that trickles its line without end is cut off after --timeout, and the client behind it is served', async () => {
+  const port = await freePort();
+  const server = start(['--port', String(port), '--host', '127.0.0.1', '--timeout', '1']);
+  await listening(server);
+  await waitForPort(port);
+  // One byte every 200 ms and never a newline: every recv(2) gets something,
+  // so only a bound on the whole line ends this client's turn.
+  const trickler = net.connect(port, '127.0.0.1');
+  let hungUp = false;
+  trickler.on('close', () => (hungUp = true));
+  trickler.on('error', () => {});
+  trickler.resume();
+  const drip = setInterval(() => trickler.writable && trickler.write('x'), 200);
+  try {
+    await new Promise<void>((resolve) => trickler.on('connect', () => resolve()));
+    // The server takes connections in order: this one waits behind the trickler.
+    expect(await askLine(port, 'behind', 10000)).toBe('SERVED BY Node: behind\n');
+    await until('the trickler hung up on', () => hungUp);
+  } finally {
+    clearInterval(drip);
+    trickler.destroy();
+  }
+  expect(server.err()).toMatch(/^client error: .*(ETIMEDOUT|timed out)/im);
+  expect(await stop(server)).toEqual({ code: null, signal: 'SIGTERM' });
 });

@@ -128,7 +128,7 @@ describe('forking-server --linger 0 under load', () => {
     const fdsBefore = fdCount(server.pid);
 
     const client = startExample(
-      'client',
+      'tools/client',
       [
         '--port',
         String(port),

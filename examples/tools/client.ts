@@ -15,7 +15,7 @@
  * ones; the client is an ordinary event-driven Node program. It does not
  * fork, so it needs no --single-threaded.
  *
- * Run it:   node dist/examples/client.js --port 9093 --connections 1000 --concurrency 16
+ * Run it:   node dist/examples/tools/client.js --port 9093 --connections 1000 --concurrency 16
  * Options:  --connections N (default 100)  --concurrency C (default 8)
  *           --timeout S: give up after S seconds in all (default 60)
  *           --host 127.0.0.1 or ::1 (loopback only)

@@ -5,11 +5,11 @@
  * one cannot do: while it serves one client, every other client waits in
  * the kernel's listen queue.
  *
- * Run it:   node dist/examples/iterative-server.js            (port 9093)
- *           node dist/examples/iterative-server.js --port 9200 --host 127.0.0.1
- *           PORT=9200 node dist/examples/iterative-server.js
+ * Run it:   node dist/examples/1-iterative-server.js            (port 9093)
+ *           node dist/examples/1-iterative-server.js --port 9200 --host 127.0.0.1
+ *           PORT=9200 node dist/examples/1-iterative-server.js
  * Try it:   printf 'hi\n' | nc 127.0.0.1 9093
- * Watch it: WTF_TRACE=1 node dist/examples/iterative-server.js  (each system call as strace shows it)
+ * Watch it: WTF_TRACE=1 node dist/examples/1-iterative-server.js  (each system call as strace shows it)
  * Stop it:  Ctrl-C. No handler is installed: SIGINT and SIGTERM keep their
  *           default action, which ends the process even in the middle of a
  *           blocking accept(2).
@@ -17,21 +17,26 @@
  * In your own project, import from 'what-the-fork' instead of '../lib'.
  */
 import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib';
-import { PORT_HELP, declareOptions, portOption, textOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption, textOption } from './tools/options';
 
-// ---- settings: --port N (or PORT), --host ADDRESS -----------------------------
+// ---- settings: --port N (or PORT), --host ADDRESS, --timeout SECONDS ------------
 
 declareOptions({
   about: 'Lesson 1: the iterative server, one client at a time.',
-  values: { port: PORT_HELP, host: 'address to listen on (default: every interface)' },
+  values: {
+    port: PORT_HELP,
+    host: 'address to listen on (default: every interface)',
+    timeout: 'seconds the server waits for a client to send its line (default 30)',
+  },
 });
 const port = portOption();
 // The empty host means every interface (0.0.0.0), as the original binds.
 const host = textOption('host') ?? '';
-// A client may send at most this many bytes before its newline.
-const MAX_LINE = 64 * 1024;
 // How long one client may keep the whole server waiting for its line.
-const CLIENT_TIMEOUT_SECONDS = 30;
+const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
+// A client may send at most this much before its newline: the server never
+// buffers an unbounded line.
+const MAX_LINE = 64 * 1024;
 
 // socket(2): asks the kernel for a TCP endpoint (AF_INET, SOCK_STREAM) and
 // gets back a small integer, a file descriptor. Nothing is on the network yet.
@@ -74,16 +79,14 @@ for (;;) {
     throw err;
   }
   try {
-    // setsockopt(2) SO_RCVTIMEO: one client that connects and says nothing
-    // would otherwise stall every other client behind it; the timeout turns
-    // that into an error for this client alone.
-    client.setSockOpt('SO_RCVTIMEO', CLIENT_TIMEOUT_SECONDS);
-
     // recv(2), as often as needed: TCP delivers a stream of bytes, not
     // lines, so readLine buffers what arrives until it sees "\n" (or the
-    // client hangs up). The limit keeps a client from making us buffer
-    // without end.
-    const line = client.readLine(MAX_LINE);
+    // client hangs up). MAX_LINE keeps a client from making us buffer
+    // without end. The timeout bounds the whole line, however many recv(2)
+    // calls it takes: a client that connects and says nothing, or trickles
+    // a byte at a time, would otherwise stall every client behind it; this
+    // turns that into an error (TimeoutError) for this client alone.
+    const line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
 
     // send(2): the kernel may take fewer bytes than offered; Socket.send
     // calls it again until everything is queued. A peer that already left

@@ -1,7 +1,7 @@
 /**
  * Lesson 2: fork per connection.
  *
- * The iterative server (examples/iterative-server.ts) serves one client at a
+ * The iterative server (examples/1-iterative-server.ts) serves one client at a
  * time: while it talks to one, the next waits in the listen queue. Here the
  * server hands each connection to a fresh process made by fork(2), and goes
  * straight back to accept(2), so a slow client no longer holds up the rest.
@@ -12,37 +12,54 @@
  * waitpid(2), so every finished child stays in the process table as a
  * zombie (state Z in ps) until this server itself exits. Then the zombies
  * are handed to init (or the nearest subreaper), which reaps them. The next
- * lessons make that visible (examples/zombies.ts) and fix it
- * (examples/reap-loop.ts).
+ * lessons make that visible (examples/3-zombies.ts) and fix it
+ * (examples/5-reap-loop.ts).
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/fork-per-connection.js --port 9093
+ *           node --single-threaded dist/examples/2-fork-per-connection.js --port 9093
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
  * Look:     ps -o pid,stat,cmd --ppid <pid printed at start>   (one Z per request)
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
 import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib';
-import { PORT_HELP, declareOptions, portOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
-declareOptions({ about: 'Lesson 2: fork per connection.', values: { port: PORT_HELP } });
+declareOptions({
+  about: 'Lesson 2: fork per connection.',
+  values: {
+    port: PORT_HELP,
+    timeout: 'seconds a child waits for the client to send its line (default 30)',
+  },
+});
 const port = portOption();
+// A client that connects and says nothing must not hold its child for ever.
+const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
+// A client may send at most this much before its newline: the server never
+// buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
 
 /** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
   let line: string;
   try {
-    line = client.readLine(MAX_LINE); // recv(2) until a newline arrives
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
+    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
-    client.send(`ERROR: ${(err as Error).message}\n`);
+    // Too long a line, a silent client, or a reset: say so if the client
+    // still listens (the send may fail too, and that is no news), hang up.
+    try {
+      client.send(`ERROR: ${(err as Error).message}\n`);
+    } catch {
+      // the connection is gone
+    }
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`); // send(2)
-  client.close(); // close(2): the child holds the last copy, so the client sees EOF
+  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.close(); // close(2): the last fd of this connection, so the client sees EOF
 }
 
 function main(): void {
@@ -74,7 +91,7 @@ function main(): void {
     }
     // The parent drops its copy of the connection at once. A TCP connection
     // ends only when every fd for it is closed, so without this the client
-    // would get its reply but never EOF (see examples/zombies.ts --no-close).
+    // would get its reply but never EOF (see examples/3-zombies.ts --no-close).
     client.close();
   }
 }

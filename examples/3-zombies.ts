@@ -22,7 +22,7 @@
  * apart: zombies always, held connections only with --no-close.
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/zombies.js --max 3 --no-close
+ *           node --single-threaded dist/examples/3-zombies.js --max 3 --no-close
  * Try it:   printf 'one\n' | nc 127.0.0.1 9093    (reply, then nc hangs)
  *           ps -o pid,stat,cmd --ppid <pid>       (a Z line per request)
  *           two more requests: the server stops, every nc ends, zombies reaped
@@ -39,14 +39,18 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, option, portOption, switchOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
   about: 'Lesson 3: what happens without closing the duplicate fds and without reaping.',
-  values: { port: PORT_HELP, max: 'stop after this many connections, 1 to 1000 (default 50)' },
+  values: {
+    port: PORT_HELP,
+    max: 'stop after this many connections, 1 to 1000 (default 50)',
+    timeout: 'seconds a child waits for the client to send its line (default 30)',
+  },
   switches: { 'no-close': 'the parent keeps its copy of every client fd too' },
 });
 const port = portOption();
@@ -54,6 +58,10 @@ const port = portOption();
 // exhaust the machine.
 const maxConnections = option('max', 50, { min: 1, max: 1000 });
 const keepDuplicates = switchOption('no-close');
+// A client that connects and says nothing must not hold its child for ever.
+const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
+// A client may send at most this much before its newline: the server never
+// buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
 
 let stopping = false;
@@ -62,13 +70,20 @@ let stopping = false;
 function handleConnection(client: Socket): void {
   let line: string;
   try {
-    line = client.readLine(MAX_LINE); // recv(2)
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
+    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
-    client.send(`ERROR: ${(err as Error).message}\n`);
+    // Too long a line, a silent client, or a reset: say so if the client
+    // still listens (the send may fail too, and that is no news), hang up.
+    try {
+      client.send(`ERROR: ${(err as Error).message}\n`);
+    } catch {
+      // the connection is gone
+    }
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`); // send(2)
+  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
   // close(2) drops the child's copy. Without --no-close that was the last
   // one and the client sees EOF; with it, the parent's copy keeps the
   // connection open.

@@ -19,17 +19,17 @@
  *    SIGCHLD is pending, more children exiting do not add more SIGCHLDs. If
  *    three children exit together, the handler may run once, reap one, and
  *    leave two zombies. Start it with --catch-eintr to get past mistake 1
- *    and watch mistake 2 under load (examples/client.ts), with
+ *    and watch mistake 2 under load (examples/tools/client.ts), with
  *        ps -o pid,stat,cmd --ppid <pid>
  *
- * examples/reap-loop.ts fixes both.
+ * examples/5-reap-loop.ts fixes both.
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/naive-sigchld.js
+ *           node --single-threaded dist/examples/4-naive-sigchld.js
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
  *           (you get the reply; the server prints "Worker <pid> is shutting
  *           down" and then dies of "InterruptedError: accept EINTR", status 1)
- * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/naive-sigchld.js
+ * Trace it: WTF_TRACE=1 node --single-threaded dist/examples/4-naive-sigchld.js
  *           shows accept(<fd>) = -1 EINTR (Interrupted system call)
  */
 import {
@@ -44,31 +44,43 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, portOption, switchOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
   about: 'Lesson 4: a SIGCHLD handler, and the EINTR that crashes the accept loop.',
-  values: { port: PORT_HELP },
+  values: { port: PORT_HELP, timeout: 'seconds a child waits for the client to send its line (default 30)' },
   switches: { 'catch-eintr': 'catch InterruptedError around accept, as lesson 5 does' },
 });
 const port = portOption();
 const catchEintr = switchOption('catch-eintr');
+// A client that connects and says nothing must not hold its child for ever.
+const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
+// A client may send at most this much before its newline: the server never
+// buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
 
+/** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
   let line: string;
   try {
-    line = client.readLine(MAX_LINE);
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
+    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
-    client.send(`ERROR: ${(err as Error).message}\n`);
+    // Too long a line, a silent client, or a reset: say so if the client
+    // still listens (the send may fail too, and that is no news), hang up.
+    try {
+      client.send(`ERROR: ${(err as Error).message}\n`);
+    } catch {
+      // the connection is gone
+    }
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`);
-  client.close();
+  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.close(); // close(2): the last fd of this connection, so the client sees EOF
 }
 
 /**

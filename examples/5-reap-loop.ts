@@ -1,6 +1,6 @@
 /**
  * Lesson 5: the reap loop, which fixes both mistakes of
- * examples/naive-sigchld.ts.
+ * examples/4-naive-sigchld.ts.
  *
  * 1. One SIGCHLD can stand for many exits: a signal that is already pending
  *    is not queued a second time (signal(7)). So the handler does not reap
@@ -18,8 +18,8 @@
  * shutdown and without the child's linger.
  *
  * Run it:   npm run build
- *           node --single-threaded dist/examples/reap-loop.js
- * Load it:  node dist/examples/client.js --connections 2000 --concurrency 16
+ *           node --single-threaded dist/examples/5-reap-loop.js
+ * Load it:  node dist/examples/tools/client.js --connections 2000 --concurrency 16
  * Look:     ps -o pid,stat,cmd --ppid <pid>   (no Z lines, even under load)
  * Stop it:  Ctrl-C (SIGINT's default action; no child is left behind,
  *           since each one has exited and been reaped after its reply)
@@ -37,33 +37,45 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib';
-import { PORT_HELP, declareOptions, portOption, switchOption } from './options';
+import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
   about: 'Lesson 5: the reap loop that fixes lesson 4.',
-  values: { port: PORT_HELP },
+  values: { port: PORT_HELP, timeout: 'seconds a child waits for the client to send its line (default 30)' },
   switches: { quiet: 'do not print a line per reaped child' },
 });
 const port = portOption();
 // Printing a line per reaped child is the blog's way; --quiet drops it for
 // load runs.
 const quiet = switchOption('quiet');
+// A client that connects and says nothing must not hold its child for ever.
+const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
+// A client may send at most this much before its newline: the server never
+// buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
 
+/** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
   let line: string;
   try {
-    line = client.readLine(MAX_LINE);
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
+    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
-    client.send(`ERROR: ${(err as Error).message}\n`);
+    // Too long a line, a silent client, or a reset: say so if the client
+    // still listens (the send may fail too, and that is no news), hang up.
+    try {
+      client.send(`ERROR: ${(err as Error).message}\n`);
+    } catch {
+      // the connection is gone
+    }
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`);
-  client.close();
+  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.close(); // close(2): the last fd of this connection, so the client sees EOF
 }
 
 /**
@@ -72,7 +84,7 @@ function handleConnection(client: Socket): void {
  * printing here is safe (unlike printing inside a real signal handler; see
  * signal-safety(7)).
  */
-function reapAll(): void {
+function handleChildren(): void {
   for (;;) {
     let pid: number;
     try {
@@ -95,14 +107,14 @@ function main(): void {
   console.log(`Listening on: ${host}:${boundPort}`);
   console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
-  signal('SIGCHLD', reapAll);
+  signal('SIGCHLD', handleChildren);
 
   for (;;) {
     let client: Socket;
     try {
       client = listener.accept(); // accept(2)
     } catch (err) {
-      // EINTR: reapAll has already run; go back to waiting for clients.
+      // EINTR: handleChildren has already run; go back to waiting for clients.
       if (err instanceof InterruptedError) continue;
       throw err;
     }

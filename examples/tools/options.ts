@@ -69,7 +69,7 @@ export function declareOptions(spec: OptionsSpec): void {
 
 function checkDeclared(name: string, kind: 'values' | 'switches'): void {
   if (!declared?.[kind] || !Object.hasOwn(declared[kind]!, name)) {
-    throw new Error(`examples/options: --${name} was not declared with declareOptions()`);
+    throw new Error(`examples/tools/options: --${name} was not declared with declareOptions()`);
   }
 }
 
