@@ -39,17 +39,6 @@ export function isTracing(): boolean {
   return on;
 }
 
-/** Runs `fn` with the trace off (the package's own housekeeping calls). Not exported from the package. */
-export function untraced<T>(fn: () => T): T {
-  const was = on;
-  on = false;
-  try {
-    return fn();
-  } finally {
-    on = was;
-  }
-}
-
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -113,18 +113,18 @@ function missing(refs: Reference[]): string[] {
 
 describe('the path finder', () => {
   const sample = [
-    'See `lib/socket.ts` and lib/no-such-file.ts, then [the tutorial](../docs/tutorial.md)',
-    'or [gone](../examples/gone.ts#top), `test/fixtures/`, `native/*.cc`, `native/*.nothing`,',
+    'See `lib/errors.ts` and lib/no-such-file.ts, then [the tutorial](../docs/tutorial.md)',
+    'or [gone](../examples/gone.ts#top), `test/fixtures/`, `native/posix/*.cc`, `native/*.nothing`,',
     'node dist/examples/forking-server.js, dist/examples/missing.js, ../shared/bench/x.c,',
     '[web](https://example.com/lib/x.ts) and docs/signals.md. Bare: `binding.cc`, `gone.h`, `loadgen.c`.',
   ].join('\n');
 
   test('finds plain paths, links relative to the doc, globs and build outputs', () => {
     expect(references(sample, 'docs/sample.md', true).map((r) => r.resolved)).toEqual([
-      'lib/socket.ts',
+      'lib/errors.ts',
       'lib/no-such-file.ts',
       'test/fixtures/',
-      'native/*.cc',
+      'native/posix/*.cc',
       'native/*.nothing',
       'dist/examples/forking-server.js',
       'dist/examples/missing.js',

@@ -18,7 +18,7 @@
 import { holdingSignalHandlers } from '../blocking';
 import { beforeFork } from '../process/fork';
 import { signalsPending } from '../signals/dispatch';
-import { untraced } from '../trace';
+import { isTracing, setTrace } from '../trace';
 import { Socket } from './socket-class';
 import { socketpair } from './syscalls';
 
@@ -33,7 +33,9 @@ export function socketPathRehearsals(): number {
 function rehearseSocketPath(): void {
   if (rehearsals > 0 || tries >= 3 || signalsPending()) return;
   tries++;
-  untraced(() =>
+  const tracing = isTracing();
+  setTrace(false);
+  try {
     holdingSignalHandlers(() => {
       const ends: Socket[] = [];
       try {
@@ -49,8 +51,10 @@ function rehearseSocketPath(): void {
       } finally {
         for (const s of ends) s.close();
       }
-    }),
-  );
+    });
+  } finally {
+    setTrace(tracing);
+  }
 }
 
 beforeFork(rehearseSocketPath);

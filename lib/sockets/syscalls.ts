@@ -71,6 +71,11 @@ function fdFlags(options: unknown): number {
   return flags;
 }
 
+// socket(2) and socketpair(2) take the same three arguments.
+function endpointArgs(domain: unknown, type: unknown, options: unknown): [number, number, number] {
+  return [checkChoice(domain, domains, 'domain'), checkChoice(type, types, 'type'), fdFlags(options)];
+}
+
 /**
  * socket(2): creates an endpoint and returns its fd.
  * `socket('AF_INET', 'SOCK_STREAM')`; the numeric constants work too.
@@ -78,9 +83,7 @@ function fdFlags(options: unknown): number {
  * Teaches: a socket is just a file descriptor until you bind or connect it.
  */
 export function socket(domain: Domain | number, type: SocketType | number, options?: FdFlags): number {
-  const d = checkChoice(domain, domains, 'domain');
-  const t = checkChoice(type, types, 'type');
-  const flags = fdFlags(options);
+  const [d, t, flags] = endpointArgs(domain, type, options);
   return traced(
     'socket',
     () => `${domain}, ${type}`,
@@ -364,9 +367,7 @@ export function socketpair(
   type: SocketType | number = 'SOCK_STREAM',
   options?: FdFlags,
 ): [number, number] {
-  const d = checkChoice(domain, domains, 'domain');
-  const t = checkChoice(type, types, 'type');
-  const flags = fdFlags(options);
+  const [d, t, flags] = endpointArgs(domain, type, options);
   return traced(
     'socketpair',
     () => `${domain}, ${type}`,
@@ -421,6 +422,35 @@ export function dup2(fd: number, newFd: number): number {
   );
 }
 
+// fcntl(2) on one flag: O_NONBLOCK (F_GETFL/F_SETFL, a flag of the open
+// file) or FD_CLOEXEC (F_GETFD/F_SETFD, a flag of this fd).
+const fcntlFlags = {
+  O_NONBLOCK: { flag: C.O_NONBLOCK, get: 'F_GETFL', set: 'F_SETFL' },
+  FD_CLOEXEC: { flag: C.FD_CLOEXEC, get: 'F_GETFD', set: 'F_SETFD' },
+};
+
+function setFdFlag(fd: number, on: boolean, name: keyof typeof fcntlFlags): void {
+  checkFd(fd);
+  checkBool(on, 'on');
+  const f = fcntlFlags[name];
+  traced(
+    'fcntl',
+    () => `${fd}, ${f.set}, ${name}=${on}`,
+    () => void native.fdFlag(fd, f.flag, on),
+  );
+}
+
+function getFdFlag(fd: number, name: keyof typeof fcntlFlags): boolean {
+  checkFd(fd);
+  const f = fcntlFlags[name];
+  return traced(
+    'fcntl',
+    () => `${fd}, ${f.get}`,
+    () => native.fdFlag(fd, f.flag) as boolean,
+    (on) => (on ? name : '0'),
+  );
+}
+
 /**
  * fcntl(2) O_NONBLOCK: calls on the fd fail with EAGAIN (BlockingIOError)
  * instead of waiting.
@@ -429,13 +459,7 @@ export function dup2(fd: number, newFd: number): number {
  * inherited copy of the fd sees the change.
  */
 export function setNonBlocking(fd: number, on: boolean): void {
-  checkFd(fd);
-  checkBool(on, 'on');
-  traced(
-    'fcntl',
-    () => `${fd}, F_SETFL, O_NONBLOCK=${on}`,
-    () => void native.fdFlag(fd, C.O_NONBLOCK, on),
-  );
+  setFdFlag(fd, on, 'O_NONBLOCK');
 }
 
 /**
@@ -444,13 +468,7 @@ export function setNonBlocking(fd: number, on: boolean): void {
  * Teaches: blocking or not is a flag on the open file, not a kind of fd.
  */
 export function isNonBlocking(fd: number): boolean {
-  checkFd(fd);
-  return traced(
-    'fcntl',
-    () => `${fd}, F_GETFL`,
-    () => native.fdFlag(fd, C.O_NONBLOCK) as boolean,
-    (on) => (on ? 'O_NONBLOCK' : '0'),
-  );
+  return getFdFlag(fd, 'O_NONBLOCK');
 }
 
 /**
@@ -460,13 +478,7 @@ export function isNonBlocking(fd: number): boolean {
  * programs leak them into the programs they start.
  */
 export function setCloseOnExec(fd: number, on: boolean): void {
-  checkFd(fd);
-  checkBool(on, 'on');
-  traced(
-    'fcntl',
-    () => `${fd}, F_SETFD, FD_CLOEXEC=${on}`,
-    () => void native.fdFlag(fd, C.FD_CLOEXEC, on),
-  );
+  setFdFlag(fd, on, 'FD_CLOEXEC');
 }
 
 /**
@@ -476,11 +488,5 @@ export function setCloseOnExec(fd: number, on: boolean): void {
  * the open file that dup'd copies share.
  */
 export function isCloseOnExec(fd: number): boolean {
-  checkFd(fd);
-  return traced(
-    'fcntl',
-    () => `${fd}, F_GETFD`,
-    () => native.fdFlag(fd, C.FD_CLOEXEC) as boolean,
-    (on) => (on ? 'FD_CLOEXEC' : '0'),
-  );
+  return getFdFlag(fd, 'FD_CLOEXEC');
 }

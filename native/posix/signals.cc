@@ -46,6 +46,8 @@ Slot slots[NSIG];
 int32_t state_word[2];  // [0]: a handled signal is pending
 int wake_fd = -1;
 pid_t main_tid = 0;
+pthread_t main_thread;
+bool main_thread_set = false;
 pid_t main_pid = 0;
 uid_t main_uid = 0;
 std::atomic<int> in_blocking{0};
@@ -133,6 +135,8 @@ void signals_init() {
   if (wake_fd >= 0) return;
   wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   main_tid = current_tid();
+  main_thread = pthread_self();
+  main_thread_set = true;
   main_pid = getpid();
   main_uid = getuid();
 }
@@ -235,7 +239,9 @@ void signals_after_fork_child() {
   }
 }
 
-bool signals_thread() { return main_tid != 0 && current_tid() == main_tid; }
+// pthread_self() reads thread-local storage (no system call), and a forked
+// child's one thread keeps the value of the thread that forked.
+bool signals_thread() { return main_thread_set && pthread_equal(pthread_self(), main_thread); }
 
 BlockingScope::BlockingScope() : counted(signals_thread()) {
   if (counted) in_blocking.fetch_add(1);
