@@ -53,7 +53,7 @@ import './sockets/rehearsal';
 
 // Processes: fork, exec, wait, and who this process is.
 export { getpid, getppid, isForkedChild } from './process/self';
-export { fork } from './process/fork';
+export { fork, NotSingleThreadedError } from './process/fork';
 export type { ForkOptions } from './process/fork';
 export { execve, execSingleThreaded, _exit } from './process/exec';
 export { WNOHANG, WUNTRACED, WCONTINUED, waitpid, wait, reapChildren, forkedChildren } from './process/wait';

@@ -2,7 +2,9 @@
  * fork(), _exit(), waitpid()/wait(), kill() and every way out of a forked
  * child. All forking happens in subprocess fixtures.
  */
-import { runFixture, type RunResult } from './helpers';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { root, runFixture, type RunResult } from './helpers';
 
 // Observations are loosely typed JSON from the fixture.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -100,24 +102,43 @@ describe('fork from a worker thread', () => {
   });
 });
 
-describe('--single-threaded warning', () => {
-  test('without the flag: one warning with code WTF_NOT_SINGLE_THREADED, however many forks', async () => {
+describe('fork without --single-threaded', () => {
+  test('is refused at once with a clear error and no child, unless allowThreads opts in', async () => {
     const r = await runFixture('fork-warning', { noSingleThreaded: true, timeoutMs: 60000 });
     expect(r.code).toBe(0);
     const o = json(r);
     expect(o.execArgv).not.toContain('--single-threaded');
+    expect(o.refusal).toMatchObject({ name: 'NotSingleThreadedError', code: 'WTF_NOT_SINGLE_THREADED', isClass: true });
+    expect(o.refusal.message).toMatch(/--single-threaded/);
+    expect(o.refusal.message).toMatch(/execSingleThreaded\(\)/);
+    expect(o.refusal.message).toMatch(/allowThreads/);
+    expect(o.childrenAfterRefusal).toBe(0);
     expect(o.statuses).toEqual(['exited 0', 'exited 0', 'exited 0']);
-    expect(o.warnings).toHaveLength(1);
-    expect(o.warnings[0]).toMatchObject({ name: 'Warning', code: 'WTF_NOT_SINGLE_THREADED' });
-    expect(o.warnings[0].message).toMatch(/--single-threaded/);
+    expect(o.warnings).toEqual([]);
   });
 
-  test('with the flag: no warning', async () => {
+  test('with the flag: forks, no refusal, no warning', async () => {
     const r = await runFixture('fork-warning', { timeoutMs: 60000 });
     const o = json(r);
     expect(o.execArgv).toContain('--single-threaded');
+    expect(o.refusal).toBeNull();
     expect(o.statuses).toEqual(['exited 0', 'exited 0', 'exited 0']);
     expect(o.warnings).toEqual([]);
+  });
+
+  test('execSingleThreaded() says why when node runs code it cannot run again', () => {
+    const lib = JSON.stringify(path.join(root, 'dist', 'lib'));
+    const code = `require(${lib}).execSingleThreaded(); console.log('went on')`;
+    for (const args of [['-e', code], ['-p', code], ['-']]) {
+      const r = spawnSync(process.execPath, args, {
+        input: args[0] === '-' ? code : '',
+        encoding: 'utf8',
+        timeout: 30000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).not.toContain('went on');
+      expect(r.stderr).toMatch(/execSingleThreaded\(\) cannot restart this program/);
+    }
   });
 });
 

@@ -42,11 +42,20 @@ export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv = pr
  * time with the flag, and the call returns. Call it first thing, before any
  * other work, so nothing runs twice. Node refuses the flag in NODE_OPTIONS,
  * which is why this exists.
- * @throws as {@link execve} when execve(2) fails
+ * @throws Error when node runs code it cannot run again (node -e, node -p,
+ *   node -, the REPL); as {@link execve} when execve(2) fails
  * Teaches: execve(2) keeps the process (its pid and open fds) and replaces only the program.
  */
 export function execSingleThreaded(): void {
   if (process.execArgv.some((a) => /^--single[-_]threaded$/.test(a))) return;
+  const script = process.argv[1];
+  const inline = process.execArgv.some((a) => /^(-e|--eval|-p|--print)(=|$)/.test(a));
+  if (inline || script === undefined || script === '-')
+    throw new Error(
+      'execSingleThreaded() cannot restart this program: node runs code given inline, on stdin or in the ' +
+        'REPL (node -e, node -p, node -, node), which it cannot run again. Start node with --single-threaded ' +
+        'instead, or put the program in a file.',
+    );
   execve(process.execPath, [process.argv0, '--single-threaded', ...process.execArgv, ...process.argv.slice(1)]);
 }
 

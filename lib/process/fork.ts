@@ -10,7 +10,7 @@ import * as util from 'node:util';
 import { C, native, onLoopDrain } from '../addon';
 import { signalName, signalNumber, signals } from '../signals/names';
 import { traced } from '../trace';
-import { checkOptions, describe } from '../validate';
+import { checkBool, checkOptions, describe } from '../validate';
 import { _exit } from './exec';
 import { becomeForkedChild, currentPid, isForkedChild } from './self';
 import { addForkedChild } from './wait';
@@ -24,16 +24,30 @@ export function beforeFork(prepare: () => void): void {
   preparations.push(prepare);
 }
 
-let warnedThreads = false;
-function warnIfThreaded(): void {
-  if (warnedThreads || process.execArgv.some((a) => /^--single[-_]threaded$/.test(a))) return;
-  warnedThreads = true;
-  process.emitWarning(
-    'fork() in a node started without --single-threaded: V8 background threads do not exist in the child, ' +
-      'and a child that compiles or collects garbage may hang. Start node with --single-threaded ' +
-      '(see docs/fork-in-node.md).',
-    { code: 'WTF_NOT_SINGLE_THREADED' },
-  );
+/**
+ * Thrown by {@link fork} in a node started without `--single-threaded`
+ * (`code` 'WTF_NOT_SINGLE_THREADED'), unless the caller passed
+ * `{ allowThreads: true }`.
+ * Teaches: fork(2) copies only the calling thread; a lock another thread
+ * held stays locked for ever in the child.
+ */
+export class NotSingleThreadedError extends Error {
+  readonly code = 'WTF_NOT_SINGLE_THREADED';
+  constructor() {
+    super(
+      'fork() refused: node runs without --single-threaded, so V8 has background threads that do not exist ' +
+        'in a forked child, and a child that compiles or collects garbage can hang for ever. ' +
+        'Add execSingleThreaded() as the first line of the program (it restarts node with the flag), ' +
+        'or start node with --single-threaded; to fork anyway, pass fork({ allowThreads: true }) ' +
+        '(see docs/fork-in-node.md).',
+    );
+  }
+}
+Object.defineProperty(NotSingleThreadedError.prototype, 'name', { value: 'NotSingleThreadedError' });
+
+/** Whether node was started with --single-threaded. Not exported from the package. */
+export function isSingleThreaded(): boolean {
+  return process.execArgv.some((a) => /^--single[-_]threaded$/.test(a));
 }
 
 /**
@@ -53,7 +67,9 @@ function warnIfThreaded(): void {
  * before): e.g. SIGINT, so that Ctrl-C, which the terminal sends to the
  * whole process group, does not cut a child's reply short.
  *
- * @throws Error from a worker thread; TypeError/RangeError for bad options;
+ * @throws NotSingleThreadedError when node runs without `--single-threaded`
+ *   (see `options.allowThreads`); Error from a worker thread;
+ *   TypeError/RangeError for bad options;
  *   BlockingIOError (EAGAIN: a process limit reached) or PosixError
  *   (ENOMEM) when the kernel refuses
  * Teaches: fork(2) returns twice, and everything, fds included, is copied.
@@ -74,7 +90,8 @@ export function fork(options?: ForkOptions): number {
       return n;
     });
   }
-  warnIfThreaded();
+  if (o.allowThreads !== undefined) checkBool(o.allowThreads, 'options.allowThreads');
+  if (o.allowThreads !== true && !isSingleThreaded()) throw new NotSingleThreadedError();
   prepareChildExits();
   for (const prepare of preparations) prepare();
   const pid = traced(
@@ -170,4 +187,10 @@ function prepareChildExits(): void {
 export interface ForkOptions {
   /** Signals (names or numbers) the child ignores from its first instruction. */
   ignoreSignals?: (string | number)[];
+  /**
+   * Fork even though node runs without `--single-threaded`, accepting that
+   * a child may hang on a lock held by a V8 thread it does not have.
+   * Default false: such a fork throws {@link NotSingleThreadedError}.
+   */
+  allowThreads?: boolean;
 }
