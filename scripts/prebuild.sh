@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the prebuilt addon that the published tarball carries, with
-# prebuildify, into prebuilds/<platform>-<arch>/node.napi.<libc>.node, where
-# node-gyp-build finds it at install and at load time.
+# Builds the prebuilt addons that the published tarball carries, with
+# prebuildify, into prebuilds/linux-<arch>/what-the-fork.<libc>.node, where
+# node-gyp-build finds them at install and at load time.
 #
-#   bash scripts/prebuild.sh          linux-x64 (this machine)
-#   bash scripts/prebuild.sh arm64    linux-arm64, with Debian's cross g++
-#                                     (g++-aarch64-linux-gnu)
+#   bash scripts/prebuild.sh             this machine's architecture
+#   bash scripts/prebuild.sh x64 arm64   both (npm pack does this); arm64
+#                                        needs Debian's cross g++, which
+#                                        scripts/cross-tools.sh installs
 #
 # prebuildify runs `node-gyp rebuild` and moves the result out of
 # build/Release; it works on a copy of the build files in a temporary folder
@@ -13,26 +14,40 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-arch="${1:-x64}"
-stage="$(mktemp -d /tmp/wtf-prebuild-XXXXXX)"
-trap 'rm -rf "$stage"' EXIT
-cp -r package.json binding.gyp native "$stage/"
-ln -s "$root/node_modules" "$stage/node_modules"
-# One N-API binary serves every Node version; build it against this node.
-args=(--napi --strip --tag-libc --out "$root" --target "node@$(node -p process.versions.node)")
-if [[ "$arch" != "$(node -p process.arch)" ]]; then
-  case "$arch" in
-    arm64) triplet=aarch64-linux-gnu ;;
-    *) echo "prebuild: no cross toolchain known for $arch" >&2; exit 2 ;;
-  esac
-  export CC="$triplet-gcc" CXX="$triplet-g++" LINK="$triplet-g++" AR="$triplet-ar"
-  export PREBUILD_STRIP_BIN="$triplet-strip"
-  args+=(--arch "$arch")
-fi
+host="$(node -p process.arch)"
 # node-gyp takes Node's headers from npm's nodedir setting (as npm install does).
 nodedir="$(npm config get nodedir)"
 [[ -d "$nodedir/include/node" ]] && export npm_config_nodedir="$nodedir"
-(cd "$stage" && "$root/node_modules/.bin/prebuildify" "${args[@]}" --cwd "$stage") >"$stage.log" 2>&1 ||
-  { cat "$stage.log"; rm -f "$stage.log"; exit 1; }
-rm -f "$stage.log"
-ls "$root/prebuilds/linux-$arch/"
+
+prebuild() {
+  local arch="$1" stage
+  stage="$(mktemp -d /tmp/wtf-prebuild-XXXXXX)"
+  cp -r package.json binding.gyp native "$stage/"
+  ln -s "$root/node_modules" "$stage/node_modules"
+  # One N-API binary serves every Node version; build it against this node.
+  local args=(--napi --strip --tag-libc --out "$root" --target "node@$(node -p process.versions.node)")
+  local env=()
+  if [[ "$arch" != "$host" ]]; then
+    local triplet
+    case "$arch" in
+      arm64) triplet=aarch64-linux-gnu ;;
+      *) echo "prebuild: no cross toolchain known for $arch" >&2; return 2 ;;
+    esac
+    if ! command -v "$triplet-g++" >/dev/null; then
+      echo "prebuild: $triplet-g++ is missing; bash scripts/cross-tools.sh installs it" >&2
+      return 2
+    fi
+    env=(CC="$triplet-gcc" CXX="$triplet-g++" LINK="$triplet-g++" AR="$triplet-ar" PREBUILD_STRIP_BIN="$triplet-strip")
+    args+=(--arch "$arch")
+  fi
+  if ! (cd "$stage" && env "${env[@]}" "$root/node_modules/.bin/prebuildify" "${args[@]}" --cwd "$stage") \
+    >"$stage/prebuild.log" 2>&1; then
+    cat "$stage/prebuild.log"
+    rm -rf "$stage"
+    return 1
+  fi
+  rm -rf "$stage"
+  echo "prebuild: $(ls "$root/prebuilds/linux-$arch/"*.node)"
+}
+
+for arch in "${@:-$host}"; do prebuild "$arch"; done
