@@ -4,9 +4,13 @@
 # node-gyp-build finds them at install and at load time.
 #
 #   bash scripts/prebuild.sh             this machine's architecture
-#   bash scripts/prebuild.sh x64 arm64   both (npm pack does this); arm64
-#                                        needs Debian's cross g++, which
-#                                        scripts/cross-tools.sh installs
+#   bash scripts/prebuild.sh x64 arm64   both; the one that is not this
+#                                        machine's needs Debian's cross g++,
+#                                        which scripts/cross-tools.sh installs
+#   bash scripts/prebuild.sh --pack      what npm pack runs: this machine's,
+#                                        and the other where its cross g++ is
+#                                        here (a release packs on a machine
+#                                        that has it, as CI does)
 #
 # prebuildify runs `node-gyp rebuild` and moves the result out of
 # build/Release; it works on a copy of the build files in a temporary folder
@@ -50,4 +54,17 @@ prebuild() {
   echo "prebuild: $(ls "$root/prebuilds/linux-$arch/"*.node)"
 }
 
-for arch in "${@:-$host}"; do prebuild "$arch"; done
+if [[ "${1:-}" == --pack ]]; then
+  prebuild "$host"
+  for arch in x64 arm64; do
+    [[ "$arch" == "$host" ]] && continue
+    if [[ "$arch" == arm64 ]] && ! command -v aarch64-linux-gnu-g++ >/dev/null; then
+      echo "prebuild: no linux-arm64 prebuild (aarch64-linux-gnu-g++ is missing; scripts/cross-tools.sh)" >&2
+      continue
+    fi
+    [[ "$arch" == x64 ]] && { echo "prebuild: no cross build for linux-x64 from $host" >&2; continue; }
+    prebuild "$arch"
+  done
+else
+  for arch in "${@:-$host}"; do prebuild "$arch"; done
+fi
