@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { compileTour, freePort, killWatched, root, serveTour, tourSource, userProject } from './helpers';
+import { freePort, killWatched, root, userProject } from './helpers';
+import { compileTour, serveTour, tourSource } from './tour';
 
 let dir: string;
 
