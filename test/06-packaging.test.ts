@@ -117,6 +117,9 @@ test('npm pack --dry-run lists exactly the expected files, and what the README p
   const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, env: process.env });
   expect(r.status).toBe(0);
   const listed = (JSON.parse(r.stdout)[0].files as { path: string }[]).map((f) => f.path).sort();
+  const missing = PREBUILDS.filter((f) => !listed.includes(f));
+  if (missing.length > 0)
+    throw new Error(`npm pack built no ${missing.join(', ')}: bash scripts/cross-tools.sh installs the cross g++`);
   expect(listed).toEqual(expectedFiles());
   // Every relative link of the README and CHANGELOG names a packed file.
   for (const doc of ['README.md', 'CHANGELOG.md']) {
