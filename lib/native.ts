@@ -164,19 +164,66 @@ export interface Native {
   watchLoopDrain(start?: boolean): Int32Array;
 }
 
-function findAddon(): string {
-  // lib/ (sources run by ts-jest) and dist/lib/ (compiled) both live below
-  // the package root, which holds build/.
-  let dir = __dirname;
-  for (let i = 0; i < 4; i++) {
-    const candidate = path.join(dir, 'build', 'Release', 'what_the_fork.node');
-    if (fs.existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
+/** The package root: the nearest folder above this file whose package.json names this package. */
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'what-the-fork') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`what-the-fork: no package.json above ${__dirname}`);
   }
-  throw new Error('what-the-fork: the native addon is not built; run `npm install` (node-gyp rebuild)');
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const native: Native = require(findAddon());
+const REBUILD = 'Build one from source (needs python3, make and a C++ compiler): npm rebuild what-the-fork';
+
+/** What a folder holds, for the error message: its .node files, or that it is missing. */
+function listing(dir: string): string {
+  if (!fs.existsSync(dir)) return `${dir}: missing`;
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+  return `${dir}: ${files.length > 0 ? files.join(', ') + ' (none fits)' : 'no .node file'}`;
+}
+
+/**
+ * The addon to load. WTF_ADDON_PATH (an absolute path to a .node file)
+ * chooses one outright; otherwise node-gyp-build picks, in its order, a
+ * local compile in build/Release or build/Debug, then the prebuilt binary in
+ * prebuilds/<platform>-<arch>/ whose tags (napi, glibc or musl) fit.
+ */
+function findAddon(): string {
+  const chosen = process.env.WTF_ADDON_PATH;
+  if (chosen !== undefined && chosen !== '') {
+    if (!path.isAbsolute(chosen) || !chosen.endsWith('.node') || !fs.existsSync(chosen))
+      throw new Error(`what-the-fork: WTF_ADDON_PATH must name an existing .node file by absolute path: ${chosen}`);
+    return chosen;
+  }
+  const root = packageRoot();
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('node-gyp-build').path(root) as string;
+  } catch {
+    const libc = process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+    throw new Error(
+      [
+        `what-the-fork: no native addon fits ${process.platform}-${process.arch} ${libc}, Node ${process.version} (N-API ${process.versions.napi}). Looked in:`,
+        '  WTF_ADDON_PATH: not set',
+        `  ${listing(path.join(root, 'build', 'Release'))}`,
+        `  ${listing(path.join(root, 'build', 'Debug'))}`,
+        `  ${listing(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`))}`,
+        REBUILD,
+      ].join('\n'),
+    );
+  }
+}
+
+/** Loads the addon; a binary that is there but will not load (wrong libc, say) says how to replace it. */
+function loadAddon(file: string): Native {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(file) as Native;
+  } catch (err) {
+    throw new Error(`what-the-fork: ${file} did not load (${(err as Error).message.split('\n')[0]}). ` + REBUILD);
+  }
+}
+
+export const native: Native = loadAddon(findAddon());
 /** The addon's constants by name. */
 export const C = native.constants;

@@ -1,6 +1,9 @@
 // Writes the ES module entry point: it re-exports the CommonJS build, so
 // both `import` and `require` users get the very same classes and
-// `instanceof` works across them.
+// `instanceof` works across them. Both entry declarations start with
+// `/// <reference types="node" />`: they use Buffer and NodeJS.ProcessEnv,
+// and a consumer's compiler must load @types/node (a peer dependency) even
+// when its tsconfig lists no types, as TypeScript 6 and later default to.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,7 +19,11 @@ const body = [
   '',
 ].join('\n');
 fs.writeFileSync(path.join(dir, 'index.mjs'), body);
+const reference = '/// <reference types="node" />\n';
 fs.writeFileSync(
   path.join(dir, 'index.d.mts'),
-  "export * from '../lib/index.js';\nimport * as lib from '../lib/index.js';\nexport default lib;\n",
+  reference + "export * from '../lib/index.js';\nimport * as lib from '../lib/index.js';\nexport default lib;\n",
 );
+const cjsTypes = path.join(__dirname, '..', 'dist', 'lib', 'index.d.ts');
+const cjsText = fs.readFileSync(cjsTypes, 'utf8');
+if (!cjsText.startsWith(reference)) fs.writeFileSync(cjsTypes, reference + cjsText);

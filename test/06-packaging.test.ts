@@ -1,47 +1,147 @@
 /**
- * The BUILT package, imported by name the way a user's project does it:
- * from an ES module and from CommonJS, each in a fresh node process, with
- * errors crossing between the two faces still passing `instanceof`, and
- * type declarations that TypeScript resolves for both.
+ * The package as a user gets it. `npm pack` (which builds the prebuilt addon
+ * and the TypeScript), the tarball's file list against the expected one, then
+ * an install of the tarball into a fresh project whose PATH holds node, npm
+ * and sh but no compiler, make or python, and there: both module faces, the
+ * README's tour as an ES module and as CommonJS, the forking server from the
+ * installed examples, the declarations under TypeScript 5 and the current
+ * major with skipLibCheck off, and the way out when no binary fits.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { root, userProject } from './helpers';
+import { askLine, exitOf, freePort, killWatched, root, until, watch } from './helpers';
+import { compileTour, serveTour } from './tour';
 
+/** The TypeScript versions a consumer's tsc runs as: the last 5.x and the current major. */
+const TYPESCRIPTS = { 'typescript-5': '5.9.3', 'typescript-7': '7.0.2' };
+const PREBUILD = path.join('prebuilds', 'linux-x64', 'what-the-fork.glibc.node');
+/** The prebuilt addons a tarball carries (linux-arm64 needs the cross g++ of scripts/cross-tools.sh). */
+const PREBUILDS = [PREBUILD, path.join('prebuilds', 'linux-arm64', 'what-the-fork.glibc.node')];
+
+let work: string;
 let dir: string;
+let pkg: string;
+/** A user's environment: no npm_* variables, PATH without a compiler. */
+let env: NodeJS.ProcessEnv;
 
-beforeAll(() => {
-  dir = userProject('wtf-pkg-');
-});
-
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function node(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60000 });
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? dir,
+    env: opts.env ?? env,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 60000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('the build is there: CommonJS entry, ES module entry, declarations', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  expect(pkg.name).toBe('what-the-fork');
-  for (const file of [
-    pkg.main,
-    pkg.types,
-    pkg.exports['.'].import.default,
-    pkg.exports['.'].import.types,
-    pkg.exports['.'].require.types,
-  ])
-    expect(fs.existsSync(path.join(root, file))).toBe(true);
-  const dts = fs.readFileSync(path.join(root, 'dist', 'lib', 'index.d.ts'), 'utf8');
-  expect(dts).toMatch(/from '\.\/sockets\/syscalls'/);
-  expect(dts).toMatch(/export \* from '\.\/errors'/);
-  const sockets = fs.readFileSync(path.join(root, 'dist', 'lib', 'sockets', 'syscalls.d.ts'), 'utf8');
-  expect(sockets).toMatch(/export declare function socket\(/);
-  const options = fs.readFileSync(path.join(root, 'dist', 'lib', 'sockets', 'options.d.ts'), 'utf8');
-  expect(options).toMatch(/export declare function setsockopt</);
+function node(
+  args: string[],
+  extra: NodeJS.ProcessEnv = {},
+): { status: number | null; stdout: string; stderr: string } {
+  return run(process.execPath, args, { env: { ...env, ...extra } });
+}
+
+/** A folder holding only node, npm and sh: what a machine without build tools offers. */
+function bareBin(): string {
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  const npm = run('sh', ['-c', 'command -v npm'], { cwd: root, env: process.env }).stdout.trim();
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync(fs.realpathSync(npm), path.join(bin, 'npm'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  return bin;
+}
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-pkg-'));
+  // npm pack runs prepack (the prebuilt addon) and prepare (the TypeScript),
+  // under the lock the development builds take.
+  const pack = run('flock', ['/tmp/what-the-fork-build.lock', 'npm', 'pack', '--pack-destination', work], {
+    cwd: root,
+    env: process.env,
+    timeout: 300000,
+  });
+  if (pack.status !== 0) throw new Error(`npm pack failed:\n${pack.stdout}${pack.stderr}`);
+  const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const tarball = path.join(work, `what-the-fork-${version}.tgz`);
+  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  env.PATH = bareBin();
+  dir = path.join(work, 'project');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'user-project', private: true }));
+  const deps = Object.entries(TYPESCRIPTS).map(([alias, v]) => `${alias}@npm:typescript@${v}`);
+  const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...deps], {
+    timeout: 300000,
+  });
+  if (install.status !== 0) throw new Error(`npm install failed:\n${install.stdout}${install.stderr}`);
+  pkg = path.join(dir, 'node_modules', 'what-the-fork');
+}, 600000);
+
+afterEach(killWatched);
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** Every file under `rel` (relative to the repository), recursively. */
+function filesUnder(rel: string): string[] {
+  return fs
+    .readdirSync(path.join(root, rel), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)));
+}
+
+/** What the tarball must hold: the sources' files and their compiled forms (so renaming a source needs no edit here), and the prebuilds. */
+function expectedFiles(): string[] {
+  const compiled = (from: string) =>
+    filesUnder(from)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => ['.js', '.js.map', '.d.ts'].map((ext) => path.join('dist', f.replace(/\.ts$/, ext))));
+  return [
+    ...['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp'],
+    ...['dist/esm/index.mjs', 'dist/esm/index.d.mts'],
+    ...['lib', 'native', 'examples', 'docs'].flatMap(filesUnder),
+    ...compiled('lib'),
+    ...compiled('examples'),
+    ...PREBUILDS,
+  ].sort();
+}
+
+test('npm pack --dry-run lists exactly the expected files, and what the README points at is among them', () => {
+  const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, env: process.env });
+  expect(r.status).toBe(0);
+  const listed = (JSON.parse(r.stdout)[0].files as { path: string }[]).map((f) => f.path).sort();
+  const missing = PREBUILDS.filter((f) => !listed.includes(f));
+  if (missing.length > 0)
+    throw new Error(`npm pack built no ${missing.join(', ')}: bash scripts/cross-tools.sh installs the cross g++`);
+  expect(listed).toEqual(expectedFiles());
+  // Every relative link of the README and CHANGELOG names a packed file.
+  for (const doc of ['README.md', 'CHANGELOG.md']) {
+    const text = fs.readFileSync(path.join(root, doc), 'utf8');
+    const links = [...text.matchAll(/\]\(((?:docs|examples|lib)\/[^)#]+)/g)].map((m) => m[1]);
+    for (const link of links) expect(listed).toContain(link);
+  }
+});
+
+test('installed with no compiler on PATH: nothing was compiled, the prebuilt addon is what loads', () => {
+  for (const tool of ['cc', 'gcc', 'g++', 'c++', 'make', 'python3'])
+    expect(run('sh', ['-c', `command -v ${tool}`]).status).not.toBe(0);
+  expect(fs.lstatSync(pkg).isDirectory()).toBe(true);
+  expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
+  const r = node([
+    '-e',
+    `require('what-the-fork');
+     const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
+     console.log([...new Set(maps.split('\\n').filter((l) => l.endsWith('.node')).map((l) => l.split(/\\s+/).pop()))].join());`,
+  ]);
+  expect(r.stderr).toBe('');
+  expect(r.stdout.trim()).toBe(fs.realpathSync(path.join(pkg, PREBUILD)));
 });
 
 test('ESM: import by name, drive the raw layer, errors are the CommonJS classes', () => {
@@ -134,52 +234,135 @@ test('CommonJS: require by name, errors are the ESM classes', () => {
   });
 });
 
-test('TypeScript resolves the declarations for both faces, and they are real types', () => {
-  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const common = [
-    '--noEmit',
-    '--strict',
-    '--module',
-    'node16',
-    '--moduleResolution',
-    'node16',
-    '--target',
-    'es2022',
-    '--skipLibCheck',
-    '--typeRoots',
-    path.join(root, 'node_modules', '@types'),
-    '--types',
-    'node',
-  ];
-  const good = {
-    'esm.mts': `import { socket, setsockopt, getsockopt, PosixError, AddressInUseError, type SocketAddress } from 'what-the-fork';
+test.each([
+  ['an ES module', 'esm', 'tour.mjs'],
+  ['CommonJS', 'cjs', 'tour.cjs'],
+] as const)("the README's tour runs from the installed package as %s", async (_, kind, name) => {
+  const port = await freePort();
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, compileTour(port, kind));
+  const r = await serveTour(dir, file, port, ['one', 'two'], env);
+  expect(r.answers).toEqual(['SERVED BY Node: one\n', 'SERVED BY Node: two\n']);
+  expect(r.zombies).toEqual([]);
+  expect(r.stderr).toBe('');
+});
+
+test('the forking server runs from the installed package, answers, and stops on SIGTERM', async () => {
+  const port = await freePort();
+  // No --single-threaded: the example execs itself with it, as a user's `node server.js` would.
+  const server = watch(
+    spawn(process.execPath, [path.join(pkg, 'dist', 'examples', 'forking-server.js'), '--port', String(port)], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  await until(`"Listening on" from the server:\n${server.out()}${server.err()}`, () =>
+    server.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+  );
+  expect(await askLine(port, 'hello')).toBe('SERVED BY Node: hello\n');
+  server.child.kill('SIGTERM');
+  expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+  expect(server.err()).toBe('');
+});
+
+test.each(Object.entries(TYPESCRIPTS))(
+  'the declarations type-check in a consumer with skipLibCheck off (%s, %s)',
+  (alias, version) => {
+    const tsc = path.join(dir, 'node_modules', alias, 'bin', 'tsc');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', alias, 'package.json'), 'utf8')).version).toBe(
+      version,
+    );
+    const project = path.join(dir, `types-${alias}`);
+    fs.mkdirSync(project, { recursive: true });
+    // A consumer's tsconfig as written by hand: no `types`, no typeRoots, nothing skipped.
+    const tsconfig = (files: string[]) =>
+      JSON.stringify({
+        compilerOptions: { strict: true, module: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false },
+        files,
+      });
+    fs.writeFileSync(
+      path.join(project, 'esm.mts'),
+      `import { socket, recv, setsockopt, getsockopt, PosixError, AddressInUseError, type SocketAddress } from 'what-the-fork';
       const fd: number = socket('AF_INET', 'SOCK_STREAM', { nonblock: true });
       const a: SocketAddress = { family: 'AF_INET6', address: '::1', port: 1 };
       setsockopt(fd, 'SO_LINGER', { onoff: true, linger: 0 });
       const t: number = getsockopt(fd, 'SO_RCVTIMEO');
       const e: PosixError = new AddressInUseError(98, 'bind');
-      export { a, t, e };`,
-    'cjs.cts': `import lib = require('what-the-fork');
+      const text: string = recv(fd, 16).toString('utf8');
+      export { a, t, e, text };`,
+    );
+    fs.writeFileSync(
+      path.join(project, 'cjs.cts'),
+      `import lib = require('what-the-fork');
       const fd: number = lib.socket('AF_UNIX', 'SOCK_STREAM');
       const on: boolean = lib.getsockopt(fd, 'SO_REUSEADDR');
       const err: lib.PosixError | undefined = undefined;
       export = { on, err };`,
-  };
-  for (const [file, text] of Object.entries(good)) fs.writeFileSync(path.join(dir, file), text);
-  const ok = node([tsc, ...common, ...Object.keys(good).map((f) => path.join(dir, f))]);
-  expect(ok.stdout + ok.stderr).toBe('');
-  expect(ok.status).toBe(0);
-  // A typing mistake must be caught: the declarations are not `any`.
-  const badFile = path.join(dir, 'bad.mts');
-  fs.writeFileSync(
-    badFile,
-    `import { setsockopt, socket } from 'what-the-fork';
+    );
+    fs.writeFileSync(path.join(project, 'tsconfig.json'), tsconfig(['esm.mts', 'cjs.cts']));
+    const ok = run(process.execPath, [tsc, '-p', project]);
+    expect(ok.stdout + ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    // A typing mistake must be caught: the declarations are not `any`.
+    fs.writeFileSync(
+      path.join(project, 'bad.mts'),
+      `import { setsockopt, socket } from 'what-the-fork';
      setsockopt(socket('AF_INET', 'SOCK_STREAM'), 'SO_REUSEADDR', 1);
      const s: string = socket('AF_INET', 'SOCK_STREAM');
      export { s };`,
+    );
+    fs.writeFileSync(path.join(project, 'tsconfig.json'), tsconfig(['bad.mts']));
+    const bad = run(process.execPath, [tsc, '-p', project]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toMatch(/bad\.mts\(2,.*TS2345/);
+    expect(bad.stdout).toMatch(/bad\.mts\(3,.*TS2322/);
+  },
+);
+
+test('WTF_ADDON_PATH chooses the binary, and must name an existing .node file by absolute path', () => {
+  const copy = path.join(work, 'chosen', 'what_the_fork.node');
+  fs.mkdirSync(path.dirname(copy));
+  fs.copyFileSync(path.join(pkg, PREBUILD), copy);
+  const loaded = node(
+    [
+      '-e',
+      `require('what-the-fork');
+       console.log(require('fs').readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(copy)}));`,
+    ],
+    { WTF_ADDON_PATH: copy },
   );
-  const bad = node([tsc, ...common, badFile]);
-  expect(bad.status).not.toBe(0);
-  expect(bad.stdout).toMatch(/bad\.mts\(2,.*TS2345/);
-  expect(bad.stdout).toMatch(/bad\.mts\(3,.*TS2322/);
+  expect(loaded.stderr).toBe('');
+  expect(loaded.stdout.trim()).toBe('true');
+  for (const bad of ['what_the_fork.node', path.join(work, 'missing.node'), path.join(work, 'chosen')]) {
+    const r = node(['-e', "require('what-the-fork')"], { WTF_ADDON_PATH: bad });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`WTF_ADDON_PATH must name an existing .node file by absolute path: ${bad}`);
+  }
+});
+
+// Last: it compiles an addon into the installed package.
+test('when no binary fits, the error lists where it looked and names npm rebuild, which compiles one', () => {
+  // LIBC=musl is node-gyp-build's own override: the glibc prebuild no longer fits.
+  const musl = { LIBC: 'musl' };
+  const r = node(['-e', "require('what-the-fork')"], musl);
+  expect(r.status).not.toBe(0);
+  const real = fs.realpathSync(pkg);
+  expect(r.stderr).toContain(`no native addon fits linux-${process.arch} musl, Node ${process.version}`);
+  expect(r.stderr).toContain('WTF_ADDON_PATH: not set');
+  expect(r.stderr).toContain(`${path.join(real, 'build', 'Release')}: missing`);
+  expect(r.stderr).toContain(`${path.join(real, 'prebuilds', 'linux-x64')}: what-the-fork.glibc.node (none fits)`);
+  expect(r.stderr).toMatch(/: npm rebuild what-the-fork\n/);
+  // Without a compiler the rebuild fails; with the machine's PATH it compiles.
+  expect(run('npm', ['rebuild', 'what-the-fork'], { env: { ...env, ...musl } }).status).not.toBe(0);
+  const rebuild = run('npm', ['rebuild', 'what-the-fork'], {
+    env: { ...env, ...musl, PATH: process.env.PATH },
+    timeout: 300000,
+  });
+  expect(rebuild.stderr).not.toMatch(/ERR!/);
+  expect(rebuild.status).toBe(0);
+  expect(fs.existsSync(path.join(pkg, 'build', 'Release', 'what_the_fork.node'))).toBe(true);
+  const after = node(['-e', "const w = require('what-the-fork'); console.log(w.getpid() === process.pid)"], musl);
+  expect(after.stderr).toBe('');
+  expect(after.stdout.trim()).toBe('true');
 });
