@@ -17,8 +17,16 @@ import { compileTour, serveTour } from './tour';
 /** The TypeScript versions a consumer's tsc runs as: the last 5.x and the current major. */
 const TYPESCRIPTS = { 'typescript-5': '5.9.3', 'typescript-7': '7.0.2' };
 const PREBUILD = path.join('prebuilds', 'linux-x64', 'what-the-fork.glibc.node');
-/** The prebuilt addons a tarball carries (linux-arm64 needs the cross g++ of scripts/cross-tools.sh). */
-const PREBUILDS = [PREBUILD, path.join('prebuilds', 'linux-arm64', 'what-the-fork.glibc.node')];
+/**
+ * The prebuilt addons a tarball carries: this machine's always, and
+ * linux-arm64 wherever its cross g++ is installed (scripts/cross-tools.sh;
+ * CI installs it, so a release tarball has both).
+ */
+const CROSS_ARM64 = spawnSync('sh', ['-c', 'command -v aarch64-linux-gnu-g++']).status === 0;
+const PREBUILDS = [
+  PREBUILD,
+  ...(CROSS_ARM64 ? [path.join('prebuilds', 'linux-arm64', 'what-the-fork.glibc.node')] : []),
+];
 
 let work: string;
 let dir: string;

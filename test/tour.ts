@@ -43,9 +43,9 @@ export async function serveTour(
   lines: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ answers: (string | undefined)[]; zombies: number[]; stderr: string }> {
-  const server = watch(
-    spawn(process.execPath, ['--single-threaded', file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
+  // Plain node, as a user pastes and runs it: the tour's first line,
+  // execSingleThreaded(), restarts node with --single-threaded.
+  const server = watch(spawn(process.execPath, [file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   // No banner in the tour: ask until it answers.
   const answers: (string | undefined)[] = [];
   for (const end = Date.now() + 15000; answers.length === 0 && Date.now() < end;) {
