@@ -7,7 +7,7 @@
  */
 import { errnoNumber, InterruptedError, makeError } from './errors';
 import { native } from './addon';
-import { runSignalHandlers, signalsPending, takeAndRun } from './signals/dispatch';
+import { runPendingSignalHandlers, signalsPending, takeAndRun } from './signals/dispatch';
 import { traced } from './trace';
 import { checkInt, checkInterruptPolicy, checkOptions, describe } from './validate';
 
@@ -76,7 +76,7 @@ export function holdingSignalHandlers<T>(fn: () => T): T {
  * only after an interruption. Not exported from the package.
  */
 export function blocking<T>(opts: BlockingOptions, defaultTimeoutMs: () => number, run: (timeoutMs: number) => T): T {
-  if (signalsPending() && !handlersHeld) runSignalHandlers();
+  if (signalsPending() && !handlersHeld) runPendingSignalHandlers();
   let timeoutMs = opts.timeoutMs ?? -1;
   const start = performance.now();
   let deadline = NaN;

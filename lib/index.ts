@@ -77,7 +77,8 @@ export {
   SIGSTOP,
 } from './signals/names';
 export type { SignalName } from './signals/names';
-export { sigaction, signal, forgetSignalHandlers, runPendingSignalHandlers } from './signals/dispositions';
+export { sigaction, signal, forgetSignalHandlers } from './signals/dispositions';
+export { runPendingSignalHandlers } from './signals/dispatch';
 export type { SigactionOptions, Disposition, SignalHandler } from './signals/dispositions';
 export { kill } from './signals/kill';
 

@@ -21,7 +21,7 @@ describe('argument checks (nothing is installed)', () => {
     expect(() => signalNumber('SIGNOPE')).toThrow(RangeError);
     expect(() => signalNumber(0)).toThrow(RangeError);
     expect(() => signalNumber(65)).toThrow(RangeError);
-    expect(() => signalNumber(null)).toThrow(TypeError);
+    expect(() => signalNumber(null as unknown as string)).toThrow(TypeError);
   });
 
   test('SIGKILL, SIGSTOP and fault signals are refused', () => {

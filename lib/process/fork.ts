@@ -8,7 +8,7 @@
 import { isMainThread } from 'node:worker_threads';
 import * as util from 'node:util';
 import { C, native, onLoopDrain } from '../addon';
-import { signalName, signalNumber, signals } from '../signals/names';
+import { signalName, signals, toSignalNumber } from '../signals/names';
 import { traced } from '../trace';
 import { checkBool, checkOptions, describe } from '../validate';
 import { _exit } from './exec';
@@ -85,7 +85,7 @@ export function fork(options?: ForkOptions): number {
       );
     }
     ignore = o.ignoreSignals.map((sig: unknown) => {
-      const n = signalNumber(sig, 'options.ignoreSignals');
+      const n = toSignalNumber(sig, 'options.ignoreSignals');
       if (n === signals.SIGKILL || n === signals.SIGSTOP) throw new RangeError(`${signalName(n)} cannot be ignored`);
       return n;
     });

@@ -56,7 +56,7 @@ export function signalsPending(): boolean {
  * arrive before the handler runs are one call, so the handler must reap
  * every child that is ready, not just one.
  */
-export function runSignalHandlers(): number[] {
+export function runPendingSignalHandlers(): number[] {
   return takeAndRun().taken;
 }
 
@@ -92,4 +92,4 @@ export function takeAndRun(): { taken: number[]; restart: boolean } {
 
 // The idle event loop saw the wake fd: the main thread is idle, so run the
 // handlers now.
-onLoopSignal(runSignalHandlers);
+onLoopSignal(runPendingSignalHandlers);

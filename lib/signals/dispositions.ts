@@ -10,18 +10,10 @@ import { C, native } from '../addon';
 import { perProcess } from '../process/self';
 import { traced } from '../trace';
 import { checkBool, checkOptions, describe } from '../validate';
-import {
-  clearHandler,
-  clearHandlers,
-  hasHandlers,
-  runSignalHandlers,
-  setHandler,
-  type SignalHandler,
-} from './dispatch';
-import { signalName, signalNumber, signals, type SignalName } from './names';
+import { clearHandler, clearHandlers, hasHandlers, setHandler, type SignalHandler } from './dispatch';
+import { signalName, signals, toSignalNumber, type SignalName } from './names';
 
 export type { SignalHandler };
-export { runSignalHandlers as runPendingSignalHandlers };
 
 const uncatchable = new Set([signals.SIGKILL, signals.SIGSTOP]);
 // A handler that only records the signal and returns would re-run the
@@ -73,7 +65,7 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
     throw new Error(
       'sigaction() acts on the whole process and may only be called from the main thread, not a worker thread',
     );
-  const signo = signalNumber(sig);
+  const signo = toSignalNumber(sig);
   const o = checkOptions(options);
   for (const k of ['restart', 'nocldstop', 'nocldwait', 'oneShot'] as const)
     if (o[k] !== undefined) checkBool(o[k], `options.${k}`);

@@ -4,7 +4,7 @@
 import { native } from '../addon';
 import { traced } from '../trace';
 import { checkInt } from '../validate';
-import { signalName, signalNumber } from './names';
+import { signalName, toSignalNumber } from './names';
 
 /**
  * kill(2): sends a signal (name or number; 0 only checks the pid exists).
@@ -15,7 +15,7 @@ import { signalName, signalNumber } from './names';
  */
 export function kill(pid: number, sig: string | number = 'SIGTERM'): void {
   checkInt(pid, 'pid', -(2 ** 31) + 1, 2 ** 31 - 1);
-  const signo = signalNumber(sig, 'signal', true);
+  const signo = toSignalNumber(sig, 'signal', true);
   traced(
     'kill',
     () => `${pid}, ${signo === 0 ? 0 : signalName(signo)}`,

@@ -44,16 +44,23 @@ export const SIGCONT = signals.SIGCONT;
 export const SIGSTOP = signals.SIGSTOP;
 
 /**
- * A signal by name or number, checked; returns its number (signal(7)).
- * `name` is the argument name the messages use; `allowZero` admits 0, the
- * "does it exist" signal of kill(2).
+ * A signal's number from its name (`signalNumber('SIGTERM') === 15`), or a
+ * number checked to be a signal (signal(7)).
  * @throws TypeError when `sig` is neither a string nor a number;
- *   RangeError for an unknown name or a number outside 1 to 64 (0 to 64
- *   with `allowZero`)
+ *   RangeError for an unknown name or a number outside 1 to 64
  * Teaches: signal numbers differ between systems (SIGUSR1 is 10 on Linux
  * and 30 on macOS); the names are what is portable.
  */
-export function signalNumber(sig: unknown, name = 'signal', allowZero = false): number {
+export function signalNumber(sig: string | number): number {
+  return toSignalNumber(sig);
+}
+
+/**
+ * A signal argument by name or number, checked; returns its number. `name`
+ * is the argument name the messages use; `allowZero` admits 0, the "does it
+ * exist" signal of kill(2). Not exported from the package.
+ */
+export function toSignalNumber(sig: unknown, name = 'signal', allowZero = false): number {
   if (typeof sig === 'string') {
     const n = (signals as Record<string, number>)[sig];
     if (n === undefined)
