@@ -12,4 +12,7 @@ module.exports = {
   // 2-core machine can delay delivery past their bounds.
   maxWorkers: 1,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // Sources import each other as './x.ts' (Node runs them as written), which
+  // the compiler rewrites to './x.js': find the .ts file behind it.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };

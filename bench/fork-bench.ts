@@ -13,8 +13,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { _exit, fork, waitpid } from '../lib';
-import { native } from '../lib/native';
+import { _exit, fork, waitpid } from '../lib/index.ts';
+import { native } from '../lib/native.ts';
 
 const ROUNDS = Number(process.env.FORK_BENCH_ROUNDS ?? 5);
 const PER_ROUND = Number(process.env.FORK_BENCH_N ?? 40);

@@ -17,9 +17,9 @@
  * Rounds alternate the variants; the median of the rounds is printed.
  * Run: node dist/bench/server-trace-cost.js [iterations per round]
  */
-import { native } from '../lib/native';
-import { traced, setTrace } from '../lib/trace';
-import { getsockname, socket, close, bind } from '../lib';
+import { native } from '../lib/native.ts';
+import { traced, setTrace } from '../lib/trace.ts';
+import { getsockname, socket, close, bind } from '../lib/index.ts';
 
 const N = Number(process.argv[2] ?? 2_000_000);
 const ROUNDS = 7;

@@ -16,8 +16,8 @@
  *
  * In your own project, import from 'what-the-fork' instead of '../lib'.
  */
-import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib';
-import { PORT_HELP, declareOptions, option, portOption, textOption } from './tools/options';
+import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib/index.ts';
+import { PORT_HELP, declareOptions, option, portOption, textOption } from './tools/options.ts';
 
 // ---- settings: --port N (or PORT), --host ADDRESS, --timeout SECONDS ------------
 

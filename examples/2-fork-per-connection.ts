@@ -21,8 +21,8 @@
  * Look:     ps -o pid,stat,cmd --ppid <pid printed at start>   (one Z per request)
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
-import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib';
-import { PORT_HELP, declareOptions, option, portOption } from './tools/options';
+import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib/index.ts';
+import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();

@@ -36,8 +36,8 @@ import {
   signal,
   waitpid,
   execSingleThreaded,
-} from '../lib';
-import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options';
+} from '../lib/index.ts';
+import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();

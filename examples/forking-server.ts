@@ -31,8 +31,8 @@ import {
   sleep,
   waitpid,
   execSingleThreaded,
-} from '../lib';
-import { PORT_HELP, declareOptions, option, portOption } from './tools/options';
+} from '../lib/index.ts';
+import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
 
 // A forked Node child needs V8 to keep all its work on this thread
 // (docs/fork-in-node.md). `npm start` passes --single-threaded; run as

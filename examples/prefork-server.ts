@@ -57,8 +57,8 @@ import {
   waitpid,
   type WaitStatus,
   execSingleThreaded,
-} from '../lib';
-import { PORT_HELP, declareOptions, option, portOption } from './tools/options';
+} from '../lib/index.ts';
+import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();

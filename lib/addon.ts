@@ -4,10 +4,10 @@
  * "signal pending" word. Every module that calls the addon imports it from
  * here, so the hooks are in place before the first call.
  */
-import { makeError } from './errors';
-import { native } from './native';
+import { makeError } from './errors.ts';
+import { native } from './native.ts';
 
-export { C, native } from './native';
+export { C, native } from './native.ts';
 
 // The addon calls these from the event loop. Each owner registers its own;
 // an exception goes to Node's uncaught-exception machinery, as a throw from

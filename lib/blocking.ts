@@ -5,11 +5,11 @@
  * run here, on the main thread, and then the call throws InterruptedError
  * or starts again, as the EINTR policy says.
  */
-import { errnoNumber, InterruptedError, makeError } from './errors';
-import { native } from './addon';
-import { runPendingSignalHandlers, signalsPending, takeAndRun } from './signals/dispatch';
-import { traced } from './trace';
-import { checkInt, checkInterruptPolicy, checkOptions, describe } from './validate';
+import { errnoNumber, InterruptedError, makeError } from './errors.ts';
+import { native } from './addon.ts';
+import { runPendingSignalHandlers, signalsPending, takeAndRun } from './signals/dispatch.ts';
+import { traced } from './trace.ts';
+import { checkInt, checkInterruptPolicy, checkOptions, describe } from './validate.ts';
 
 /** What an interrupted blocking call does after the handlers ran. */
 export type InterruptPolicy = 'throw' | 'retry';

@@ -7,11 +7,11 @@
  */
 
 // Errors: every errno a typed error.
-export * from './errors';
+export * from './errors.ts';
 
 // Sockets: addresses, one function per call, options, and the Nim-style class.
-export { AF_INET, AF_INET6, AF_UNIX } from './sockets/addresses';
-export type { Domain, Inet4Address, Inet6Address, UnixAddress, SocketAddress } from './sockets/addresses';
+export { AF_INET, AF_INET6, AF_UNIX } from './sockets/addresses.ts';
+export type { Domain, Inet4Address, Inet6Address, UnixAddress, SocketAddress } from './sockets/addresses.ts';
 export {
   SOCK_STREAM,
   SOCK_DGRAM,
@@ -43,21 +43,21 @@ export {
   isNonBlocking,
   setCloseOnExec,
   isCloseOnExec,
-} from './sockets/syscalls';
-export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls';
-export { setsockopt, getsockopt } from './sockets/options';
-export type { Linger, SocketOptionValues, SocketOption } from './sockets/options';
-export { Socket, LineTooLongError, ReuseAddr, ReusePort, KeepAlive, NoDelay } from './sockets/socket-class';
-export type { SocketInit } from './sockets/socket-class';
-import './sockets/rehearsal';
+} from './sockets/syscalls.ts';
+export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls.ts';
+export { setsockopt, getsockopt } from './sockets/options.ts';
+export type { Linger, SocketOptionValues, SocketOption } from './sockets/options.ts';
+export { Socket, LineTooLongError, ReuseAddr, ReusePort, KeepAlive, NoDelay } from './sockets/socket-class.ts';
+export type { SocketInit } from './sockets/socket-class.ts';
+import './sockets/rehearsal.ts';
 
 // Processes: fork, exec, wait, and who this process is.
-export { getpid, getppid, isForkedChild } from './process/self';
-export { fork, NotSingleThreadedError } from './process/fork';
-export type { ForkOptions } from './process/fork';
-export { execve, execSingleThreaded, _exit } from './process/exec';
-export { WNOHANG, WUNTRACED, WCONTINUED, waitpid, wait, reapChildren, forkedChildren } from './process/wait';
-export type { WaitStatus, WaitOptions } from './process/wait';
+export { getpid, getppid, isForkedChild } from './process/self.ts';
+export { fork, NotSingleThreadedError } from './process/fork.ts';
+export type { ForkOptions } from './process/fork.ts';
+export { execve, execSingleThreaded, _exit } from './process/exec.ts';
+export { WNOHANG, WUNTRACED, WCONTINUED, waitpid, wait, reapChildren, forkedChildren } from './process/wait.ts';
+export type { WaitStatus, WaitOptions } from './process/wait.ts';
 
 // Signals: names, dispositions, handlers, kill.
 export {
@@ -75,16 +75,16 @@ export {
   SIGCHLD,
   SIGCONT,
   SIGSTOP,
-} from './signals/names';
-export type { SignalName } from './signals/names';
-export { sigaction, signal, forgetSignalHandlers } from './signals/dispositions';
-export { runPendingSignalHandlers } from './signals/dispatch';
-export type { SigactionOptions, Disposition, SignalHandler } from './signals/dispositions';
-export { kill } from './signals/kill';
+} from './signals/names.ts';
+export type { SignalName } from './signals/names.ts';
+export { sigaction, signal, forgetSignalHandlers } from './signals/dispositions.ts';
+export { runPendingSignalHandlers } from './signals/dispatch.ts';
+export type { SigactionOptions, Disposition, SignalHandler } from './signals/dispositions.ts';
+export { kill } from './signals/kill.ts';
 
 // The blocking machinery: the EINTR policy, and sleep.
-export { setInterruptPolicy, sleep } from './blocking';
-export type { BlockingOptions, InterruptPolicy } from './blocking';
+export { setInterruptPolicy, sleep } from './blocking.ts';
+export type { BlockingOptions, InterruptPolicy } from './blocking.ts';
 
 // The syscall trace.
-export { setTrace, isTracing } from './trace';
+export { setTrace, isTracing } from './trace.ts';

@@ -5,8 +5,10 @@
  * checks again (native/binding/). This module only loads the addon;
  * lib/addon.ts hands it its hooks.
  */
-import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A socket address as the addon takes it (family as a number). */
 export interface NativeAddress {
@@ -164,12 +166,34 @@ export interface Native {
   watchLoopDrain(start?: boolean): Int32Array;
 }
 
+/**
+ * This file's path. Compiled, this module is CommonJS and has __filename;
+ * run as written (Node's type stripping) it is an ES module, which has none,
+ * and the stack trace names the file.
+ */
+function thisFile(): string {
+  if (typeof __filename === 'string') return __filename;
+  const prepare = Error.prepareStackTrace;
+  try {
+    Error.prepareStackTrace = (_err, frames) => frames;
+    const frames = new Error().stack as unknown as NodeJS.CallSite[];
+    const name = frames[0]?.getFileName() ?? '';
+    return name.startsWith('file:') ? fileURLToPath(name) : name;
+  } finally {
+    Error.prepareStackTrace = prepare;
+  }
+}
+
+const here = path.dirname(thisFile());
+// require() in either module system.
+const load = createRequire(thisFile());
+
 /** The package root: the nearest folder above this file whose package.json names this package. */
 function packageRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+  for (let dir = here; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
     if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'what-the-fork') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`what-the-fork: no package.json above ${__dirname}`);
+    if (path.dirname(dir) === dir) throw new Error(`what-the-fork: no package.json above ${here}`);
   }
 }
 
@@ -197,8 +221,7 @@ function findAddon(): string {
   }
   const root = packageRoot();
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('node-gyp-build').path(root) as string;
+    return load('node-gyp-build').path(root) as string;
   } catch {
     const libc = process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
     throw new Error(
@@ -217,8 +240,7 @@ function findAddon(): string {
 /** Loads the addon; a binary that is there but will not load (wrong libc, say) says how to replace it. */
 function loadAddon(file: string): Native {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(file) as Native;
+    return load(file) as Native;
   } catch (err) {
     throw new Error(`what-the-fork: ${file} did not load (${(err as Error).message.split('\n')[0]}). ` + REBUILD);
   }

@@ -7,8 +7,8 @@
  * goes through {@link traced}.
  */
 import * as fs from 'node:fs';
-import { errnoMessage, type PosixError } from './errors';
-import { currentPid } from './process/self';
+import { errnoMessage, type PosixError } from './errors.ts';
+import { currentPid } from './process/self.ts';
 
 let on = /^(1|true|yes|on)$/i.test(process.env.WTF_TRACE ?? '');
 let write = (line: string): void => {

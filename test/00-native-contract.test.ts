@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { CONSTANT_NAMES, native } from '../lib/native';
+import { CONSTANT_NAMES, native } from '../lib/native.ts';
 
 // The method names of `interface Native` in lib/native.ts, read from the source.
 function declaredFunctions(): string[] {

@@ -37,7 +37,7 @@ import {
   socketpair,
   SOCK_STREAM,
   type SocketAddress,
-} from '../lib';
+} from '../lib/index.ts';
 
 // fds opened by a test, closed in afterEach even when an assertion failed.
 let open: number[] = [];

@@ -33,8 +33,8 @@ import {
   socket,
   socketpair,
   TimeoutError,
-} from '../lib';
-import { runFixture } from './helpers';
+} from '../lib/index.ts';
+import { runFixture } from './helpers.ts';
 
 let open: number[] = [];
 function track(fd: number): number {
@@ -258,12 +258,12 @@ test('the class hierarchy follows PEP 3151', () => {
 test('a second copy of the package in the same process throws its own classes', () => {
   // Test runners (jest among them) load a fresh copy of the JavaScript
   // layer for each test file, while the addon stays loaded once.
-  let copy: typeof import('../lib') | undefined;
+  let copy: typeof import('../lib/index.ts') | undefined;
   jest.isolateModules(() => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     copy = require('../lib');
   });
-  const lib = copy as typeof import('../lib');
+  const lib = copy as typeof import('../lib/index.ts');
   expect(lib.BadFileDescriptorError).not.toBe(BadFileDescriptorError);
   const fd = lib.socket('AF_INET', 'SOCK_STREAM');
   lib.close(fd);

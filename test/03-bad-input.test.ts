@@ -8,11 +8,11 @@
  * the addon in a subprocess, so a crash there shows as an exit status.
  */
 import * as fs from 'node:fs';
-import * as raw from '../lib';
-import * as sockopts from '../lib/sockets/options';
-import * as syscalls from '../lib/sockets/syscalls';
-import { BadFileDescriptorError, kill, PosixError, signal, sigaction, waitpid } from '../lib';
-import { fdCount, runFixture } from './helpers';
+import * as raw from '../lib/index.ts';
+import * as sockopts from '../lib/sockets/options.ts';
+import * as syscalls from '../lib/sockets/syscalls.ts';
+import { BadFileDescriptorError, kill, PosixError, signal, sigaction, waitpid } from '../lib/index.ts';
+import { fdCount, runFixture } from './helpers.ts';
 
 type Expect = [typeof TypeError | typeof RangeError | typeof PosixError, string | RegExp];
 type Case = [name: string, call: () => unknown, expected: Expect];

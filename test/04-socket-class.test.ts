@@ -14,7 +14,7 @@ import {
   setTrace,
   Socket,
   socketpair,
-} from '../lib';
+} from '../lib/index.ts';
 
 let toClose: Socket[] = [];
 function own(s: Socket): Socket {

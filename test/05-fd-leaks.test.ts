@@ -18,8 +18,8 @@ import {
   Socket,
   socket,
   socketpair,
-} from '../lib';
-import { fdCount } from './helpers';
+} from '../lib/index.ts';
+import { fdCount } from './helpers.ts';
 
 function expectThrow(fn: () => unknown, cls: new (...args: never[]) => Error): void {
   expect(fn).toThrow(cls);

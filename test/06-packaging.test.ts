@@ -11,8 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { askLine, exitOf, freePort, killWatched, root, until, watch } from './helpers';
-import { compileTour, serveTour } from './tour';
+import { askLine, exitOf, freePort, killWatched, root, until, watch } from './helpers.ts';
+import { compileTour, serveTour } from './tour.ts';
 
 /** The TypeScript versions a consumer's tsc runs as: the last 5.x and the current major. */
 const TYPESCRIPTS = { 'typescript-5': '5.9.3', 'typescript-7': '7.0.2' };

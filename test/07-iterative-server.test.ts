@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, freePort, killWatched, root, until, waitForPort, watch, type Watched } from './helpers';
+import { askLine, freePort, killWatched, root, until, waitForPort, watch, type Watched } from './helpers.ts';
 
 const script = path.join(root, 'dist', 'examples', '1-iterative-server.js');
 

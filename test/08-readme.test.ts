@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { freePort, killWatched, root, userProject } from './helpers';
-import { compileTour, serveTour, tourSource } from './tour';
+import { freePort, killWatched, root, userProject } from './helpers.ts';
+import { compileTour, serveTour, tourSource } from './tour.ts';
 
 let dir: string;
 

@@ -16,7 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { root } from './helpers';
+import { root } from './helpers.ts';
 
 const TOP = ['lib', 'native', 'examples', 'test', 'docs', 'bench', 'scripts', 'dist'];
 /** A path-like word starting with a top-level folder, not inside a longer path (`../x/lib/a` is not `lib/a`). */

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { root, runFixture, type RunResult } from './helpers';
+import { root, runFixture, type RunResult } from './helpers.ts';
 
 // Observations are loosely typed JSON from the fixture.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -6,7 +6,7 @@
  * process may be left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { runFixture, type RunResult } from './helpers';
+import { runFixture, type RunResult } from './helpers.ts';
 
 const REPS = 20;
 const CASES: [string, string][] = [

@@ -2,7 +2,7 @@
  * The parent is unharmed by 1,000 forks: its timers, fs, a net server and
  * child_process.spawn still work, its fds are the same, its memory flat.
  */
-import { runFixture } from './helpers';
+import { runFixture } from './helpers.ts';
 
 // Tolerances: RSS may move by allocator noise (a few MB); the JavaScript
 // heap after a full GC must not grow by more than 1 MB over 1,000 forks,

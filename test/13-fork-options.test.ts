@@ -2,8 +2,8 @@
  * fork() options: `ignoreSignals` sets dispositions in the child while every
  * signal is still blocked, and bad options are refused before anything forks.
  */
-import { fork } from '../lib';
-import { runFixture } from './helpers';
+import { fork } from '../lib/index.ts';
+import { runFixture } from './helpers.ts';
 
 test('a child forked with ignoreSignals survives that signal; without it, it dies', async () => {
   const r = await runFixture('fork-ignore', { timeoutMs: 60000 });

@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execve, PosixError } from '../lib';
-import { askLine, collect, freePort, root } from './helpers';
+import { execve, PosixError } from '../lib/index.ts';
+import { askLine, collect, freePort, root } from './helpers.ts';
 
 test('forking-server.js run without the flag restarts itself with it, keeps its pid, and serves', async () => {
   const port = await freePort();

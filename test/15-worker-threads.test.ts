@@ -5,7 +5,7 @@
  * to the whole process (fork, sigaction, execve, _exit) is refused in a
  * worker with a clear error.
  */
-import { runFixture } from './helpers';
+import { runFixture } from './helpers.ts';
 
 for (const order of ['main-first', 'worker-first']) {
   test(`100 workers come and go, ${order}`, async () => {

@@ -4,8 +4,8 @@
  * its exception out of the interrupted call, a pending signal before the
  * next call waits). Everything that sends signals runs in a fixture.
  */
-import { runFixture } from './helpers';
-import { setInterruptPolicy, sigaction, signal, signalNumber } from '../lib';
+import { runFixture } from './helpers.ts';
+import { setInterruptPolicy, sigaction, signal, signalNumber } from '../lib/index.ts';
 
 async function runCase(mode: string, timeoutMs = 20000): Promise<Record<string, unknown>> {
   const r = await runFixture('sig-cases', { args: [mode], timeoutMs });

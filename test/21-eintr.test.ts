@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { collect, runFixture, startFixture } from './helpers';
+import { collect, runFixture, startFixture } from './helpers.ts';
 
 async function runCase(mode: string): Promise<Record<string, unknown>> {
   const r = await runFixture('sig-cases', { args: [mode], timeoutMs: 20000 });

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, collect, startFixture, zombiesOf, type RunResult } from './helpers';
+import { askLine, collect, startFixture, zombiesOf, type RunResult } from './helpers.ts';
 
 interface Server {
   port: number;

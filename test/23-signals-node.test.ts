@@ -5,7 +5,7 @@
  * runs (and the reaper surviving libuv's SIGCHLD reset), and what
  * waitpid(-1) does to child_process's children.
  */
-import { runFixture } from './helpers';
+import { runFixture } from './helpers.ts';
 
 async function runCase(mode: string): Promise<{ out: Record<string, unknown>; stderr: string }> {
   const r = await runFixture('sig-node', { args: [mode], timeoutMs: 30000 });

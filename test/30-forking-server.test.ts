@@ -23,7 +23,7 @@ import {
   until,
   zombiesOf,
   type Watched,
-} from './helpers';
+} from './helpers.ts';
 
 const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? 1000);
 const CONCURRENCY = 16;

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { close, isTracing, setTrace, socket } from '../lib';
-import { freePort, killWatched, root, sleepMs, startFixture, until, watch, type Watched } from './helpers';
+import { close, isTracing, setTrace, socket } from '../lib/index.ts';
+import { freePort, killWatched, root, sleepMs, startFixture, until, watch, type Watched } from './helpers.ts';
 
 afterEach(() => {
   setTrace(false);

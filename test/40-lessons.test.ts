@@ -18,7 +18,7 @@ import {
   until,
   zombiesOf,
   type Watched,
-} from './helpers';
+} from './helpers.ts';
 
 /** Starts an example; what is left running is killed after each test. */
 function start(name: string, args: string[], singleThreaded = true): Watched {

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { root } from './helpers';
+import { root } from './helpers.ts';
 
 const FORKING = 'forking-server';
 /** The lessons before the forking server, in order (examples/README.md). */

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { askLine, root, sleepMs, until, watch, zombiesOf } from './helpers';
+import { askLine, root, sleepMs, until, watch, zombiesOf } from './helpers.ts';
 
 /** The first ```ts block after the README's "A short tour of the API" heading. */
 export function tourSource(): string {

@@ -22,7 +22,7 @@
  *           --prefix 'SERVED BY Node: ' (what a reply starts with)
  */
 import * as net from 'node:net';
-import { declareOptions, option, portOption, textOption } from './options';
+import { declareOptions, option, portOption, textOption } from './options.ts';
 
 declareOptions({
   about: 'A load client: many connections at once to one of the example servers.',

@@ -2,9 +2,9 @@
  * execve(2), execSingleThreaded() and _exit(2): the ways a process replaces
  * its program or ends at once.
  */
-import { native } from '../addon';
-import { traced } from '../trace';
-import { checkInt, checkOptions, describe } from '../validate';
+import { native } from '../addon.ts';
+import { traced } from '../trace.ts';
+import { checkInt, checkOptions, describe } from '../validate.ts';
 
 /**
  * execve(2): replaces this process's program with `path`, keeping its pid

@@ -7,13 +7,13 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import * as util from 'node:util';
-import { C, native, onLoopDrain } from '../addon';
-import { signalName, signals, toSignalNumber } from '../signals/names';
-import { traced } from '../trace';
-import { checkBool, checkOptions, describe } from '../validate';
-import { _exit } from './exec';
-import { becomeForkedChild, currentPid, isForkedChild } from './self';
-import { addForkedChild } from './wait';
+import { C, native, onLoopDrain } from '../addon.ts';
+import { signalName, signals, toSignalNumber } from '../signals/names.ts';
+import { traced } from '../trace.ts';
+import { checkBool, checkOptions, describe } from '../validate.ts';
+import { _exit } from './exec.ts';
+import { becomeForkedChild, currentPid, isForkedChild } from './self.ts';
+import { addForkedChild } from './wait.ts';
 
 // Work done in the parent before a fork so that each child need not (see
 // the socket path rehearsal in lib/sockets/rehearsal.ts).

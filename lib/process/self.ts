@@ -6,7 +6,7 @@
  * expensive (each function is compiled afresh and each page written is
  * copied), so it is kept to that.
  */
-import { native } from '../addon';
+import { native } from '../addon.ts';
 
 let cachedPid = 0;
 let forked = false;

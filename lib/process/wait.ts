@@ -3,13 +3,13 @@
  * package forked, so that a SIGCHLD handler can reap them without touching
  * child_process's children.
  */
-import { C, native } from '../addon';
-import type { NativeWaitStatus } from '../native';
-import { blocking, type BlockingOptions } from '../blocking';
-import { signalName } from '../signals/names';
-import { traced } from '../trace';
-import { checkBool, checkInt, checkInterruptPolicy, checkOptions } from '../validate';
-import { perProcess } from './self';
+import { C, native } from '../addon.ts';
+import type { NativeWaitStatus } from '../native.ts';
+import { blocking, type BlockingOptions } from '../blocking.ts';
+import { signalName } from '../signals/names.ts';
+import { traced } from '../trace.ts';
+import { checkBool, checkInt, checkInterruptPolicy, checkOptions } from '../validate.ts';
+import { perProcess } from './self.ts';
 
 /** waitpid(2) WNOHANG: return at once (pid 0) when no child changed state. */
 export const WNOHANG = C.WNOHANG;

@@ -5,9 +5,9 @@
  * that a signal interrupted or from the idle event loop. The C handler
  * (native/posix/signals.cc) only records the signal.
  */
-import { native, onLoopSignal, pendingWord } from '../addon';
-import { perProcess } from '../process/self';
-import { signalName } from './names';
+import { native, onLoopSignal, pendingWord } from '../addon.ts';
+import { perProcess } from '../process/self.ts';
+import { signalName } from './names.ts';
 
 /** A JavaScript signal handler: gets the signal's name and number. */
 export type SignalHandler = (signal: string, signo: number) => void;

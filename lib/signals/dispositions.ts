@@ -6,12 +6,12 @@
  * thread is idle.
  */
 import { isMainThread } from 'node:worker_threads';
-import { C, native } from '../addon';
-import { perProcess } from '../process/self';
-import { traced } from '../trace';
-import { checkBool, checkOptions, describe } from '../validate';
-import { clearHandler, clearHandlers, hasHandlers, setHandler, type SignalHandler } from './dispatch';
-import { signalName, signals, toSignalNumber, type SignalName } from './names';
+import { C, native } from '../addon.ts';
+import { perProcess } from '../process/self.ts';
+import { traced } from '../trace.ts';
+import { checkBool, checkOptions, describe } from '../validate.ts';
+import { clearHandler, clearHandlers, hasHandlers, setHandler, type SignalHandler } from './dispatch.ts';
+import { signalName, signals, toSignalNumber, type SignalName } from './names.ts';
 
 export type { SignalHandler };
 

@@ -1,10 +1,10 @@
 /**
  * kill(2): sending a signal to a process or a process group.
  */
-import { native } from '../addon';
-import { traced } from '../trace';
-import { checkInt } from '../validate';
-import { signalName, toSignalNumber } from './names';
+import { native } from '../addon.ts';
+import { traced } from '../trace.ts';
+import { checkInt } from '../validate.ts';
+import { signalName, toSignalNumber } from './names.ts';
 
 /**
  * kill(2): sends a signal (name or number; 0 only checks the pid exists).

@@ -3,7 +3,7 @@
  * name or number a caller passed into a signal number (signal(7)).
  */
 import * as os from 'node:os';
-import { describe } from '../validate';
+import { describe } from '../validate.ts';
 
 const signalNames = new Map<number, string>();
 for (const [name, value] of Object.entries(os.constants.signals)) signalNames.set(value, name);

@@ -3,9 +3,9 @@
  * JavaScript (`{ family: 'AF_INET', address, port }` and its IPv6 and UNIX
  * kin), their checks, and their conversion to and from the addon's form.
  */
-import { C } from '../addon';
-import type { NativeAddress, NativeAddressOut } from '../native';
-import { checkInt, checkIp, checkObject, checkPort, describe } from '../validate';
+import { C } from '../addon.ts';
+import type { NativeAddress, NativeAddressOut } from '../native.ts';
+import { checkInt, checkIp, checkObject, checkPort, describe } from '../validate.ts';
 
 /** AF_INET, address family IPv4 (`<sys/socket.h>`, ip(7)). */
 export const AF_INET = C.AF_INET;

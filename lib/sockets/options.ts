@@ -2,9 +2,9 @@
  * setsockopt(2) and getsockopt(2) with options by name and values of their
  * own type (a boolean, seconds, bytes, a linger pair).
  */
-import { C, native } from '../addon';
-import { traced } from '../trace';
-import { checkBool, checkFd, checkInt, checkObject, describe } from '../validate';
+import { C, native } from '../addon.ts';
+import { traced } from '../trace.ts';
+import { checkBool, checkFd, checkInt, checkObject, describe } from '../validate.ts';
 
 /** SO_LINGER's value: on close, wait up to `linger` seconds for unsent data. */
 export interface Linger {

@@ -15,12 +15,12 @@
  * tries in all). A failure (EMFILE, say) costs only the saving. The trace
  * does not show it.
  */
-import { holdingSignalHandlers } from '../blocking';
-import { beforeFork } from '../process/fork';
-import { signalsPending } from '../signals/dispatch';
-import { isTracing, setTrace } from '../trace';
-import { Socket } from './socket-class';
-import { socketpair } from './syscalls';
+import { holdingSignalHandlers } from '../blocking.ts';
+import { beforeFork } from '../process/fork.ts';
+import { signalsPending } from '../signals/dispatch.ts';
+import { isTracing, setTrace } from '../trace.ts';
+import { Socket } from './socket-class.ts';
+import { socketpair } from './syscalls.ts';
 
 let rehearsals = 0;
 let tries = 0;

@@ -4,12 +4,12 @@
  * `bindAddr(port)`, `listen()`, `getLocalAddr()`, `accept()`, `readLine()`,
  * `send()`, `close()`. The raw fd stays in reach as `socket.fd`.
  */
-import type { BlockingOptions } from '../blocking';
-import { BadFileDescriptorError, errnoNumber } from '../errors';
-import { checkChoice, checkInt, checkIp, checkOptions, checkPort, describe } from '../validate';
-import type { Domain, SocketAddress } from './addresses';
-import * as sockopts from './options';
-import * as syscalls from './syscalls';
+import type { BlockingOptions } from '../blocking.ts';
+import { BadFileDescriptorError, errnoNumber } from '../errors.ts';
+import { checkChoice, checkInt, checkIp, checkOptions, checkPort, describe } from '../validate.ts';
+import type { Domain, SocketAddress } from './addresses.ts';
+import * as sockopts from './options.ts';
+import * as syscalls from './syscalls.ts';
 
 /** SO_REUSEADDR as Nim spells it, for `setSockOpt`: bind even while old connections sit in TIME_WAIT. */
 export const ReuseAddr = 'SO_REUSEADDR';
@@ -27,8 +27,11 @@ export const NoDelay = 'TCP_NODELAY';
  */
 export class LineTooLongError extends RangeError {
   readonly code = 'ERR_LINE_TOO_LONG';
-  constructor(readonly maxLength: number) {
+  /** The limit the line went past, in bytes. */
+  readonly maxLength: number;
+  constructor(maxLength: number) {
     super(`readLine: line longer than ${maxLength} bytes`);
+    this.maxLength = maxLength;
   }
 }
 Object.defineProperty(LineTooLongError.prototype, 'name', { value: 'LineTooLongError' });

@@ -4,11 +4,11 @@
  * (native/binding/sockets.cc) and throws a {@link PosixError} subclass,
  * carrying the fd, when the kernel says no.
  */
-import { C, native } from '../addon';
-import { InterruptedError } from '../errors';
-import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking';
-import { traced } from '../trace';
-import { checkBool, checkBytes, checkChoice, checkFd, checkInt, checkOptions } from '../validate';
+import { C, native } from '../addon.ts';
+import { InterruptedError } from '../errors.ts';
+import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking.ts';
+import { traced } from '../trace.ts';
+import { checkBool, checkBytes, checkChoice, checkFd, checkInt, checkOptions } from '../validate.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -18,7 +18,7 @@ import {
   toNative,
   type Domain,
   type SocketAddress,
-} from './addresses';
+} from './addresses.ts';
 
 // ---- constants ---------------------------------------------------------------
 
