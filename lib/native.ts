@@ -75,6 +75,10 @@ export interface Native {
   execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): NativeWaitStatus;
   kill(pid: number, signal: number): void;
+  /** option: 0 = PR_SET_PDEATHSIG (value: a signal, 0 for none), 1 = PR_SET_CHILD_SUBREAPER (value 0 or 1). */
+  prctl(option: 0 | 1, value: number): void;
+  /** setsockopt SO_ATTACH_FILTER: a classic BPF filter that drops SYN-without-ACK segments. */
+  dropSyns(fd: number): void;
   /** disposition: 0 = the one before us, 1 = ignore, 2 = handle, 3 = default. */
   sigaction(signal: number, disposition: 0 | 1 | 2 | 3, flags: number): void;
   takeSignals(): number[];

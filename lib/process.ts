@@ -444,3 +444,36 @@ export function kill(pid: number, sig: string | number = 'SIGTERM'): void {
 }
 
 void describe;
+
+/**
+ * prctl(2) PR_SET_PDEATHSIG: the kernel sends this process `sig` when its
+ * parent ends (0 turns that off). Call it first thing in a forked child, then
+ * compare getppid() with the parent's pid: a parent that died before the
+ * call is not reported. Cleared by fork(2) in the child's own children.
+ * @throws PosixError (EINVAL); TypeError/RangeError naming "signal"
+ * Teaches: a child outlives its parent unless it asks the kernel otherwise;
+ * orphans are adopted by init, which may leave them running for ever.
+ */
+export function setParentDeathSignal(sig: string | number): void {
+  const signo = signalNumber(sig, 'signal', true);
+  sys(
+    'prctl',
+    () => `PR_SET_PDEATHSIG, ${signo === 0 ? 0 : signalName(signo)}`,
+    () => native.prctl(0, signo),
+  );
+}
+
+/**
+ * prctl(2) PR_SET_CHILD_SUBREAPER: descendants orphaned below this process
+ * are re-parented to it instead of init, so it can reap them with waitpid(2).
+ * @throws PosixError (EINVAL); TypeError naming `on`
+ * Teaches: what init does for every orphan, a service manager does for its own.
+ */
+export function setChildSubreaper(on: boolean): void {
+  checkBool(on, 'on');
+  sys(
+    'prctl',
+    () => `PR_SET_CHILD_SUBREAPER, ${on ? 1 : 0}`,
+    () => native.prctl(1, on ? 1 : 0),
+  );
+}

@@ -681,6 +681,26 @@ export function getsockopt<K extends SocketOption>(fd: number, option: K): Socke
   return value as SocketOptionValues[K];
 }
 
+/**
+ * setsockopt(2) SO_ATTACH_FILTER (socket(7)) with a classic BPF program that
+ * drops every incoming SYN (the first segment of a new handshake) on a
+ * listening TCP socket. No new connection is queued from then on; the ones
+ * already queued stay there for accept(2). A client's SYN goes unanswered,
+ * so it retries, and finds the port closed once the server has closed it.
+ * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK, ENOMEM)
+ * Teaches: close(2) on a listener resets every connection still queued; to
+ * stop without losing any, a server first stops new handshakes, then
+ * accepts what is queued, then closes.
+ */
+export function dropNewConnections(fd: number): void {
+  checkFd(fd);
+  sys(
+    'setsockopt',
+    () => `${fd}, SO_ATTACH_FILTER, drop SYN`,
+    onFd(fd, () => native.dropSyns(fd)),
+  );
+}
+
 function socketTimeout(fd: number, option: 'SO_RCVTIMEO' | 'SO_SNDTIMEO'): number {
   try {
     return (native.getsockopt(fd, C.SOL_SOCKET, C[option], KIND_TIMEVAL) as number) * 1000;

@@ -478,6 +478,21 @@ Value Kill(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Value DropSyns(const CallbackInfo& info) {
+  check(info.Env(), wtf::sys_drop_syns(fd_arg(info)), "setsockopt");
+  return info.Env().Undefined();
+}
+
+// (option, value): option 0 = PR_SET_PDEATHSIG (value: a signal, 0 for none),
+// 1 = PR_SET_CHILD_SUBREAPER (value 0 or 1).
+Value Prctl(const CallbackInfo& info) {
+  int option = int_arg(info, 0, "option", 0, 1);
+  int value = int_arg(info, 1, "value", 0, option == 0 ? NSIG - 1 : 1);
+  int r = option == 0 ? wtf::sys_set_pdeathsig(value) : wtf::sys_set_child_subreaper(value != 0);
+  check(info.Env(), r, "prctl");
+  return info.Env().Undefined();
+}
+
 // ---- signals -------------------------------------------------------------
 
 // Calls a JavaScript hook from a libuv callback. The hooks never throw: they
@@ -667,6 +682,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"_exit", Exit},          {"execve", Execve},          {"waitpid", WaitPid},     {"kill", Kill},
     {"sigaction", Sigaction}, {"takeSignals", TakeSignals}, {"signalRestarts", SignalRestarts},
     {"watchLoopDrain", WatchLoopDrain}, {"reassertSignals", ReassertSignals},
+    {"prctl", Prctl},         {"dropSyns", DropSyns},
   };
   // clang-format on
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
