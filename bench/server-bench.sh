@@ -7,7 +7,7 @@
 #
 # With BENCH_BASELINE=<dir>, a directory holding another build of this
 # package (its dist/ and build/, e.g. copied before a change), that build's
-# forking server runs in the same rounds too, and the ratio new/baseline is
+# forking and prefork servers run in the same rounds too, and the ratios new/baseline are
 # printed: a change compared with what came before, on one machine, in one run.
 #
 # The load generator and the C server are the neutral tools in ../shared/bench
@@ -151,11 +151,12 @@ node_prefork() { exec "$node" --single-threaded "$root/dist/examples/prefork-ser
 c_fork() { exec "$tmp/c_fork_server" "$2"; }
 py_fork() { exec python3 "$shared/py_fork_server.py" "$2"; }
 base_fork() { exec "$node" --single-threaded "$baseline/dist/examples/forking-server.js" --linger 0 "$@"; }
+base_prefork() { exec "$node" --single-threaded "$baseline/dist/examples/prefork-server.js" --workers 2 "$@"; }
 c_prefork() {
   export PREFORK=2
   exec "$tmp/c_fork_server" "$2"
 }
-export -f node_fork node_prefork c_fork c_prefork py_fork base_fork
+export -f node_fork node_prefork c_fork c_prefork py_fork base_fork base_prefork
 export node root tmp shared baseline
 
 echo "server-bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, node $("$node" --version), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -165,6 +166,7 @@ fork_ratios=()
 py_ratios=()
 base_ratios=()
 prefork_ratios=()
+prefork_base_ratios=()
 total_errors=0
 
 ratio=0
@@ -184,6 +186,7 @@ pair() { # label target-fn c-fn conns round: sets ratio
   [ "$te" = 0 ] || echo "  !! node-$label had $te errors"
   [ "$ce" = 0 ] || echo "  !! c-$label had $ce errors"
   ratio=$(awk -v a="$t" -v b="$c" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+  pair_rate=$t
 }
 
 # The forking server against C, Python and (with BENCH_BASELINE) its own
@@ -224,6 +227,13 @@ for r in $(seq "$rounds"); do
     pair prefork node_prefork c_prefork "$pconns" "$r"
     echo "  ratio prefork/c_prefork = $ratio"
     prefork_ratios+=("$ratio")
+    if [ -n "$baseline" ]; then
+      run base-prefork "SERVED BY Node" "$pconns" bash -c 'base_prefork "$@"' _
+      total_errors=$((total_errors + errors))
+      ratio=$(awk -v a="$pair_rate" -v b="$rate" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+      echo "  ratio prefork/baseline prefork = $ratio"
+      prefork_base_ratios+=("$ratio")
+    fi
   fi
 done
 
@@ -240,6 +250,7 @@ fi
 if [ "$only" != fork ]; then
   m=$(median "${prefork_ratios[@]}")
   echo "median ratio prefork-server/c_prefork = $m (target >= 0.5: $(verdict "$m" 0.5)); rounds: ${prefork_ratios[*]}"
+  [ -z "$baseline" ] || echo "median ratio prefork-server/baseline ($baseline) = $(median "${prefork_base_ratios[@]}"); rounds: ${prefork_base_ratios[*]}"
 fi
 if [ "$total_errors" != 0 ]; then
   echo "server-bench: $total_errors connections failed" >&2

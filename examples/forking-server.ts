@@ -97,7 +97,7 @@ const NEWLINE = Buffer.from('\n');
 // Troubles that come and go, each logged once per episode.
 const acceptTrouble = new Episode('accept');
 const forkTrouble = new Episode('fork');
-const atCap = new Episode(`at --max-children ${maxChildren}`, (line) => console.log(line));
+const atCap = new Episode(`at --max-children ${maxChildren}`, (line) => console.log(line), '');
 
 /**
  * Runs in the child: read one line, answer it, hang up, then linger to

@@ -49,11 +49,12 @@ export class Episode {
   constructor(
     private readonly what: string,
     private readonly log: (line: string) => void = (line) => console.error(line),
+    private readonly then = '; backing off and going on',
   ) {}
 
   /** Something failed: said only the first time in an episode. */
   failed(why: string): void {
-    if (this.failures++ === 0) this.log(`${this.what}: ${why}; backing off and going on`);
+    if (this.failures++ === 0) this.log(`${this.what}: ${why}${this.then}`);
   }
 
   /** It worked: ends the episode, if one was on. */
