@@ -22,13 +22,14 @@
 # Usage: npm run bench:server            (builds the TypeScript first)
 #        bash bench/server-bench.sh       (after a build)
 # Environment: BENCH_ROUNDS (3), BENCH_CONNECTIONS (2000), BENCH_BASELINE (none),
+#              BENCH_SHARED (the reference tools; ../shared/bench beside the checkout),
 #              BENCH_PREFORK_CONNECTIONS (30000), BENCH_SECONDS (60, per run),
 #              BENCH_CONCURRENCY (16), BENCH_ONLY (fork|prefork: one pair only)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-shared="$root/../shared/bench"
+shared=${BENCH_SHARED:-"$root/../shared/bench"}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-2000}
 pconns=${BENCH_PREFORK_CONNECTIONS:-30000}

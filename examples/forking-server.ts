@@ -47,7 +47,17 @@ import {
   execSingleThreaded,
 } from '../lib';
 import { PORT_HELP, declareOptions, option, portOption } from './options';
-import { BUSY, Episode, NO_DEBUGGER, SpareFd, backOff, dieWithParent, isPressure, turnAway } from './server-care';
+import {
+  BUSY,
+  Episode,
+  NO_DEBUGGER,
+  SpareFd,
+  backOff,
+  compileDieWithParent,
+  dieWithParent,
+  isPressure,
+  turnAway,
+} from './server-care';
 
 // A forked Node child needs V8 to keep all its work on this thread
 // (docs/fork-in-node.md). `npm start` passes --single-threaded; run as
@@ -341,6 +351,10 @@ function main(): void {
   // for each connection, so the server holds no fd between connections,
   // only the spare kept for EMFILE.)
   const parentPid = getpid();
+  // What only a child runs would be compiled afresh in every child: run it
+  // here once, harmlessly, so that each child starts with it compiled.
+  compileDieWithParent();
+  Buffer.concat([PREFIX, NEWLINE]);
   while (running) {
     if (children.size >= maxChildren) {
       waitForASlot();

@@ -154,6 +154,20 @@ export function dieWithParent(parentPid: number): void {
 }
 
 /**
+ * Compiles {@link dieWithParent}'s calls in the server, harmlessly (a
+ * refused signal number throws before any system call), so that each child
+ * finds them compiled instead of compiling them afresh (docs/performance.md).
+ */
+export function compileDieWithParent(): void {
+  try {
+    setParentDeathSignal(-1);
+  } catch {
+    // RangeError, as intended
+  }
+  getppid();
+}
+
+/**
  * Node opens its inspector (a debugger on 127.0.0.1:9229, with a thread and
  * several fds of its own) when it receives SIGUSR1. A server ignores it, in
  * the parent and, through fork's ignoreSignals, in every child.
