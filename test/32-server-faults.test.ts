@@ -630,3 +630,22 @@ describe('7 and 8. exact bytes; no debugger on SIGUSR1', () => {
     },
   );
 });
+
+describe('7. Socket.readLineBytes', () => {
+  test('returns the line as the exact bytes that arrived; readLine keeps the text form', async () => {
+    const { Socket, socketpair } = await import('../lib');
+    const [a, b] = socketpair('AF_UNIX', 'SOCK_STREAM').map((fd) => new Socket({ fd }));
+    try {
+      const line = Buffer.from([0x68, 0x80, 0xff, 0xc3, 0x28, 0x0d]);
+      a.send(Buffer.concat([line.subarray(0, 5), Buffer.from('\r\nnext\n'), line.subarray(0, 5), Buffer.from('\n')]));
+      expect(b.readLineBytes(64, { timeoutMs: 2000 }).equals(line.subarray(0, 5))).toBe(true);
+      expect(b.readLine(64, { timeoutMs: 2000 })).toBe('next');
+      expect(b.readLine(64, { timeoutMs: 2000 })).toBe('h\ufffd\ufffd\ufffd(');
+      a.close();
+      expect(b.readLineBytes(64, { timeoutMs: 2000 })).toEqual(Buffer.alloc(0));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
