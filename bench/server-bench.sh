@@ -2,7 +2,13 @@
 # The servers of examples/ against the C reference, in one run, as ratios.
 #
 #   (a) examples/forking-server.js --linger 0   vs  c_fork_server (fork per connection)
+#       and vs py_fork_server.py (the lsbaws design: Python, fork per connection)
 #   (b) examples/prefork-server.js --workers 2  vs  c_fork_server with PREFORK=2
+#
+# With BENCH_BASELINE=<dir>, a directory holding another build of this
+# package (its dist/ and build/, e.g. copied before a change), that build's
+# forking and prefork servers run in the same rounds too, and the ratios new/baseline are
+# printed: a change compared with what came before, on one machine, in one run.
 #
 # The load generator and the C server are the neutral tools in ../shared/bench
 # (beside this checkout), built here into a temporary directory with cc.
@@ -15,20 +21,22 @@
 #
 # Usage: npm run bench:server            (builds the TypeScript first)
 #        bash bench/server-bench.sh       (after a build)
-# Environment: BENCH_ROUNDS (3), BENCH_CONNECTIONS (2000),
+# Environment: BENCH_ROUNDS (3), BENCH_CONNECTIONS (2000), BENCH_BASELINE (none),
+#              BENCH_SHARED (the reference tools; ../shared/bench beside the checkout),
 #              BENCH_PREFORK_CONNECTIONS (30000), BENCH_SECONDS (60, per run),
 #              BENCH_CONCURRENCY (16), BENCH_ONLY (fork|prefork: one pair only)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-shared="$root/../shared/bench"
+shared=${BENCH_SHARED:-"$root/../shared/bench"}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-2000}
 pconns=${BENCH_PREFORK_CONNECTIONS:-30000}
 secs=${BENCH_SECONDS:-60}
 conc=${BENCH_CONCURRENCY:-16}
 only=${BENCH_ONLY:-}
+baseline=${BENCH_BASELINE:-}
 node=${NODE:-node}
 
 die() {
@@ -41,6 +49,10 @@ die() {
 for f in forking-server prefork-server; do
   [ -f "$root/dist/examples/$f.js" ] || die "dist/examples/$f.js is missing: run 'npm run build' first (or use npm run bench:server)"
 done
+[ -f "$shared/py_fork_server.py" ] || die "the Python reference server is missing: expected $shared/py_fork_server.py"
+command -v python3 >/dev/null || die "python3 is needed for the Python reference server"
+[ -z "$baseline" ] || [ -f "$baseline/dist/examples/forking-server.js" ] ||
+  die "BENCH_BASELINE=$baseline holds no dist/examples/forking-server.js"
 command -v cc >/dev/null || die "no C compiler (cc) to build the reference tools"
 command -v setsid >/dev/null || die "setsid (util-linux) is needed to stop the C prefork server's workers"
 
@@ -138,18 +150,24 @@ run() {
 node_fork() { exec "$node" --single-threaded "$root/dist/examples/forking-server.js" --linger 0 "$@"; }
 node_prefork() { exec "$node" --single-threaded "$root/dist/examples/prefork-server.js" --workers 2 "$@"; }
 c_fork() { exec "$tmp/c_fork_server" "$2"; }
+py_fork() { exec python3 "$shared/py_fork_server.py" "$2"; }
+base_fork() { exec "$node" --single-threaded "$baseline/dist/examples/forking-server.js" --linger 0 "$@"; }
+base_prefork() { exec "$node" --single-threaded "$baseline/dist/examples/prefork-server.js" --workers 2 "$@"; }
 c_prefork() {
   export PREFORK=2
   exec "$tmp/c_fork_server" "$2"
 }
-export -f node_fork node_prefork c_fork c_prefork
-export node root tmp
+export -f node_fork node_prefork c_fork c_prefork py_fork base_fork base_prefork
+export node root tmp shared baseline
 
 echo "server-bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, node $("$node" --version), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server-bench: $conc concurrent clients; fork pair $conns connections, prefork pair $pconns connections per run; at most $secs s per run; $rounds rounds"
 
 fork_ratios=()
+py_ratios=()
+base_ratios=()
 prefork_ratios=()
+prefork_base_ratios=()
 total_errors=0
 
 ratio=0
@@ -169,19 +187,54 @@ pair() { # label target-fn c-fn conns round: sets ratio
   [ "$te" = 0 ] || echo "  !! node-$label had $te errors"
   [ "$ce" = 0 ] || echo "  !! c-$label had $ce errors"
   ratio=$(awk -v a="$t" -v b="$c" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+  pair_rate=$t
+}
+
+# The forking server against C, Python and (with BENCH_BASELINE) its own
+# earlier build, in an order that rotates from round to round.
+fork_group() { # round
+  local r=$1 names=(node c py) i k t=0 c=0 p=0 b=0
+  [ -n "$baseline" ] && names+=(base)
+  for ((i = 0; i < ${#names[@]}; i++)); do
+    k=${names[$(((i + r) % ${#names[@]}))]}
+    case $k in
+    node) run node-fork "SERVED BY Node" "$conns" bash -c 'node_fork "$@"' _; t=$rate ;;
+    c) run c-fork "SERVED BY C" "$conns" bash -c 'c_fork "$@"' _; c=$rate ;;
+    py) run py-fork "SERVED BY Python" "$conns" bash -c 'py_fork "$@"' _; p=$rate ;;
+    base) run base-fork "SERVED BY Node" "$conns" bash -c 'base_fork "$@"' _; b=$rate ;;
+    esac
+    total_errors=$((total_errors + errors))
+    [ "$errors" = 0 ] || echo "  !! $k-fork had $errors errors"
+  done
+  local rc rp rb
+  rc=$(awk -v a="$t" -v b="$c" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+  rp=$(awk -v a="$t" -v b="$p" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+  echo "  ratio forking/c_fork = $rc   forking/py_fork = $rp"
+  fork_ratios+=("$rc")
+  py_ratios+=("$rp")
+  if [ -n "$baseline" ]; then
+    rb=$(awk -v a="$t" -v b="$b" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+    echo "  ratio forking/baseline forking = $rb"
+    base_ratios+=("$rb")
+  fi
 }
 
 for r in $(seq "$rounds"); do
   echo "round $r (load average $(cut -d' ' -f1 /proc/loadavg))"
   if [ "$only" != prefork ]; then
-    pair fork node_fork c_fork "$conns" "$r"
-    echo "  ratio forking/c_fork = $ratio"
-    fork_ratios+=("$ratio")
+    fork_group "$r"
   fi
   if [ "$only" != fork ]; then
     pair prefork node_prefork c_prefork "$pconns" "$r"
     echo "  ratio prefork/c_prefork = $ratio"
     prefork_ratios+=("$ratio")
+    if [ -n "$baseline" ]; then
+      run base-prefork "SERVED BY Node" "$pconns" bash -c 'base_prefork "$@"' _
+      total_errors=$((total_errors + errors))
+      ratio=$(awk -v a="$pair_rate" -v b="$rate" 'BEGIN{ printf "%.3f", (b > 0 ? a / b : 0) }')
+      echo "  ratio prefork/baseline prefork = $ratio"
+      prefork_base_ratios+=("$ratio")
+    fi
   fi
 done
 
@@ -192,10 +245,13 @@ echo "server-bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$only" != prefork ]; then
   m=$(median "${fork_ratios[@]}")
   echo "median ratio forking-server/c_fork = $m (target >= 0.25: $(verdict "$m" 0.25)); rounds: ${fork_ratios[*]}"
+  echo "median ratio forking-server/py_fork_server = $(median "${py_ratios[@]}"); rounds: ${py_ratios[*]}"
+  [ -z "$baseline" ] || echo "median ratio forking-server/baseline ($baseline) = $(median "${base_ratios[@]}"); rounds: ${base_ratios[*]}"
 fi
 if [ "$only" != fork ]; then
   m=$(median "${prefork_ratios[@]}")
   echo "median ratio prefork-server/c_prefork = $m (target >= 0.5: $(verdict "$m" 0.5)); rounds: ${prefork_ratios[*]}"
+  [ -z "$baseline" ] || echo "median ratio prefork-server/baseline ($baseline) = $(median "${prefork_base_ratios[@]}"); rounds: ${prefork_base_ratios[*]}"
 fi
 if [ "$total_errors" != 0 ]; then
   echo "server-bench: $total_errors connections failed" >&2

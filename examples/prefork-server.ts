@@ -23,6 +23,15 @@
  * middle of a client, its recv(2)/send(2) are retried after the handler
  * (onInterrupt: 'retry'), so the client still gets its reply.
  *
+ * The care around that, each in a named piece (the shared ones are in
+ * server-care.ts): a worker dies with its master (dieWithParent) and
+ * survives fd pressure (acceptNext); a whole-line deadline per client
+ * (serve); the master survives a full pids limit (spawnWorker), counts only
+ * workers that crash young in its crash-loop guard and backs off instead of
+ * giving up (workerGone); a graceful stop serves what the kernel already
+ * accepted (stopAccepting, drainBacklog) and SIGKILLs workers still busy
+ * after --grace (stopWorkers); SIGUSR1 is ignored.
+ *
  * Run it:   npm run build
  *           node --single-threaded dist/examples/prefork-server.js --workers 2
  * Try it:   printf 'hello\n' | nc 127.0.0.1 9093
@@ -39,7 +48,9 @@ import {
   PosixError,
   ProcessLookupError,
   ReuseAddr,
+  SOMAXCONN,
   Socket,
+  dropNewConnections,
   WNOHANG,
   _exit,
   accept,
@@ -51,6 +62,7 @@ import {
   send,
   sendAll,
   setNonBlocking,
+  isNonBlocking,
   signal,
   sleep,
   TimeoutError,
@@ -59,16 +71,27 @@ import {
   execSingleThreaded,
 } from '../lib/index.ts';
 import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
+import { BUSY, Episode, NO_DEBUGGER, SpareFd, backOff, dieWithParent, isPressure } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
-  about: 'The prefork server: N workers forked up front, all accepting on one listener.',
-  values: { port: PORT_HELP, workers: 'how many workers, 1 to 64 (default 2)' },
+  about: `The prefork server: N workers forked up front, all accepting on one listener.\n${NO_DEBUGGER}`,
+  values: {
+    port: PORT_HELP,
+    workers: 'how many workers, 1 to 64 (default 2)',
+    timeout: 'seconds a client has to send its whole line (default 10)',
+    grace: 'seconds workers get to finish after SIGTERM/SIGINT, then SIGKILL (default 10)',
+  },
 });
 const port = portOption();
 const workerCount = option('workers', 2, { min: 1, max: 64 });
+// A client that trickles a byte every few seconds must not hold a worker
+// for ever: the whole line, however many recv(2) calls it takes, must
+// arrive within this time.
+const timeoutMs = Math.ceil(option('timeout', 10, { min: 0.001, max: 3600, fractions: true }) * 1000);
+const graceSeconds = option('grace', 10, { max: 3600, fractions: true });
 
 const listener = new Socket();
 
@@ -86,14 +109,21 @@ const TOO_LONG = Buffer.from(`ERROR: line longer than ${MAX_LINE} bytes\n`);
 // timeout of its own spares a getsockopt(2) lookup of SO_RCVTIMEO per call.
 const ACCEPT = { nonblock: true, timeoutMs: 2 ** 31 - 1 } as const;
 // For the waits that do happen: 'retry', so our own SIGTERM never cuts a
-// client off half-way, and a bound on how long a silent client may hold a
-// worker.
-const WAIT = { onInterrupt: 'retry', timeoutMs: 10_000 } as const;
+// client off half-way, and what is left of the client's deadline.
+const WAIT = { onInterrupt: 'retry' as const, timeoutMs: 0 };
 
 let workerStopping = false;
 // Whether the current connection's fd has been switched to blocking mode;
 // tracked here rather than asked of the kernel with fcntl(2) each time.
 let clientBlocks = false;
+// When the current client's time is up (performance.now() milliseconds).
+let deadline = 0;
+
+/** What is left of the current client's deadline, for the next wait. */
+function left(): typeof WAIT {
+  WAIT.timeoutMs = Math.max(0, Math.ceil(deadline - performance.now()));
+  return WAIT;
+}
 
 /**
  * recv(2) of what has arrived. The fd starts non-blocking: by the time a
@@ -112,7 +142,7 @@ function recvSome(fd: number): Buffer {
       clientBlocks = true;
     }
   }
-  return recv(fd, 4096, WAIT);
+  return recv(fd, 4096, left());
 }
 
 /** send(2) all of `bytes`: at once when the socket buffer has room (always, for a short reply), else waiting. */
@@ -128,7 +158,7 @@ function sendReply(fd: number, bytes: Buffer): void {
     setNonBlocking(fd, false);
     clientBlocks = true;
   }
-  sendAll(fd, bytes.subarray(sent), WAIT);
+  sendAll(fd, bytes.subarray(sent), left());
 }
 
 /**
@@ -162,59 +192,136 @@ function serve(fd: number): void {
   sendReply(fd, reply.subarray(0, PREFIX.length + end + 1));
 }
 
+/** Serves one accepted connection and closes it; a client's failure costs only its connection. */
+function serveAndClose(fd: number): void {
+  clientBlocks = false;
+  deadline = performance.now() + timeoutMs;
+  try {
+    serve(fd);
+  } catch (err) {
+    // A client that resets, hangs up early or runs out of time costs its
+    // own connection, never the worker.
+    if (!(err instanceof PosixError)) throw err;
+  } finally {
+    close(fd); // close(2): the worker's fd was the only one
+  }
+}
+
+/**
+ * accept(2) on the shared listener, surviving what comes and goes: EINTR
+ * (SIGTERM's handler ran: the loop condition ends the worker), ECONNABORTED
+ * (the client gave up while queued), the 24-day timeout, and pressure:
+ * EMFILE/ENFILE leave the connection queued, so the spare fd takes it and
+ * the client is told the server is busy; ENOBUFS/ENOMEM leave it for later.
+ * EAGAIN means the master made the listener non-blocking: it is stopping.
+ * Returns the fd, or -1 when there is no client this time round.
+ */
+function acceptNext(lfd: number, spare: SpareFd, acceptTrouble: Episode): number {
+  try {
+    const fd = accept(lfd, ACCEPT).fd;
+    if (acceptTrouble.failures > 0) acceptTrouble.passed();
+    return fd;
+  } catch (err) {
+    if (err instanceof InterruptedError || err instanceof ConnectionAbortedError || err instanceof TimeoutError)
+      return -1;
+    if (err instanceof BlockingIOError) {
+      workerStopping = true;
+      return -1;
+    }
+    if (!isPressure(err)) throw err;
+    acceptTrouble.failed(err.message);
+    if (err.code === 'EMFILE' || err.code === 'ENFILE') spare.turnAwayOne(lfd, BUSY);
+    backOff(acceptTrouble);
+    return -1;
+  }
+}
+
+/**
+ * After the master's SIGTERM: serve what is left in the listen queue
+ * (clients the kernel has accepted, some with their request sent), without
+ * waiting for more. The master has made the listener non-blocking, so
+ * accept(2) says EAGAIN once the queue is empty.
+ */
+function drainBacklog(lfd: number): void {
+  for (let n = 0; n < SOMAXCONN; n++) {
+    let fd: number;
+    try {
+      fd = accept(lfd, { nonblock: true, timeoutMs: 0 }).fd;
+    } catch (err) {
+      if (err instanceof InterruptedError || err instanceof ConnectionAbortedError) continue;
+      return; // EAGAIN or a timeout: the queue is empty; anything else: give up draining
+    }
+    serveAndClose(fd);
+  }
+}
+
 /** A worker's life: accept, serve, close, until SIGTERM. Never returns. */
-function workerMain(): never {
+function workerMain(masterPid: number): never {
+  // Before anything else: die with the master, even a kill -9'd one.
+  dieWithParent(masterPid);
   // The child starts with no handlers of ours (fork() forgets them), and
-  // ignoring SIGINT (see spawnWorker).
+  // ignoring SIGINT and SIGUSR1 (see spawnWorker).
   signal('SIGTERM', () => {
     workerStopping = true;
   });
   const lfd = listener.fd;
+  const spare = new SpareFd();
+  const acceptTrouble = new Episode(`worker ${getpid()}: accept`);
   while (!workerStopping) {
-    let fd: number;
-    try {
-      fd = accept(lfd, ACCEPT).fd; // accept(2) on the shared listener
-    } catch (err) {
-      // EINTR: SIGTERM's handler ran, the loop condition ends the worker.
-      // ECONNABORTED: the client gave up while queued; take the next one.
-      // TimeoutError: the 24-day timeout passed; wait again.
-      if (err instanceof InterruptedError || err instanceof ConnectionAbortedError || err instanceof TimeoutError)
-        continue;
-      throw err;
-    }
-    clientBlocks = false;
-    try {
-      serve(fd);
-    } catch (err) {
-      // A client that resets, hangs up early or stalls costs its own
-      // connection, never the worker.
-      if (!(err instanceof PosixError)) throw err;
-    } finally {
-      close(fd); // close(2): the worker's fd was the only one
-    }
+    const fd = acceptNext(lfd, spare, acceptTrouble);
+    if (fd >= 0) serveAndClose(fd);
   }
+  if (masterStopping(lfd)) drainBacklog(lfd);
   listener.close();
   _exit(0);
 }
 
+/** Whether the master is stopping: it makes the shared listener non-blocking then (stopAccepting). */
+function masterStopping(lfd: number): boolean {
+  try {
+    return isNonBlocking(lfd);
+  } catch {
+    return false;
+  }
+}
+
 // ---- the parent ----------------------------------------------------------------
 
-const workers = new Set<number>();
+const workers = new Map<number, number>(); // pid -> when it started (performance.now())
 let stopping = false;
-// Exit status: 0 after a requested stop, 1 when the server gave up.
-let exitStatus = 0;
-// Respawn guard: a worker that dies at once, again and again (a bug, a
-// missing resource), must not turn the parent into a fork loop.
-let recentDeaths: number[] = [];
+// A second SIGTERM/SIGINT: stop waiting for the workers.
+let hurry = false;
+const masterPid = getpid();
+const forkTrouble = new Episode('fork');
+// The crash-loop guard: a worker that dies young, on its own (a bug, a
+// missing resource), again and again, must not turn the master into a fork
+// loop. Workers an operator killed (SIGKILL, SIGTERM, ...) do not count.
+const crashLoop = new Episode('workers keep dying before serving');
+let recentCrashes: number[] = [];
+// When the next fork of a missing worker may be tried (performance.now()).
+let respawnAt = 0;
 
-/** fork(2) one worker. Only the parent returns from here. */
-function spawnWorker(): void {
-  // Ctrl-C signals the whole process group: workers ignore SIGINT from their
-  // first instruction and let the parent decide; it will send SIGTERM.
-  const pid = fork({ ignoreSignals: ['SIGINT'] });
-  if (pid === 0) workerMain();
-  workers.add(pid);
+/** fork(2) one worker. Only the parent returns from here; false when fork failed (it will be tried again). */
+function spawnWorker(): boolean {
+  let pid: number;
+  try {
+    // Ctrl-C signals the whole process group: workers ignore SIGINT from
+    // their first instruction and let the parent decide; it will send
+    // SIGTERM. SIGUSR1 too: no debugger in a worker.
+    pid = fork({ ignoreSignals: ['SIGINT', 'SIGUSR1'] });
+  } catch (err) {
+    // EAGAIN: a pids cgroup or RLIMIT_NPROC is full; ENOMEM. Weather: the
+    // supervising loop tries again after a pause.
+    if (!isPressure(err)) throw err;
+    forkTrouble.failed(err.message);
+    respawnAt = performance.now() + 1000 * Math.min(1, 0.05 * 2 ** Math.min(forkTrouble.failures - 1, 5));
+    return false;
+  }
+  if (pid === 0) workerMain(masterPid);
+  forkTrouble.passed();
+  workers.set(pid, performance.now());
   console.log(`Worker ${pid} started`);
+  return true;
 }
 
 function describeStatus(s: WaitStatus): string {
@@ -223,22 +330,35 @@ function describeStatus(s: WaitStatus): string {
   return s.kind;
 }
 
-/** A worker was reaped: say so and, unless stopping, replace it. */
+// Signals that someone sends to stop a process, as opposed to a crash.
+const STOP_SIGNALS = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGPIPE', 'SIGUSR2']);
+
+/** A crash before serving: ended on its own (an error exit or a fault signal) within its first second. */
+function crashedYoung(s: WaitStatus, startedAt: number): boolean {
+  const onItsOwn = (s.kind === 'exited' && s.code !== 0) || (s.kind === 'signaled' && !STOP_SIGNALS.has(s.signal!));
+  return onItsOwn && performance.now() - startedAt < 1000;
+}
+
+/** A worker was reaped: say so and, unless stopping, replace it (at once, or later in a crash loop). */
 function workerGone(s: WaitStatus): void {
-  if (!workers.delete(s.pid)) return; // not one of ours
+  const startedAt = workers.get(s.pid);
+  if (startedAt === undefined) return; // not one of ours
+  workers.delete(s.pid);
   if (s.kind === 'exited' && s.code === 0) console.log(`Worker ${s.pid} is shutting down`);
   else console.log(`Worker ${s.pid} died (${describeStatus(s)})`);
   if (stopping) return;
-  const now = Date.now();
-  recentDeaths = recentDeaths.filter((t) => now - t < 1000);
-  recentDeaths.push(now);
-  if (recentDeaths.length > 5 * workerCount) {
-    console.error('Workers keep dying at once; giving up');
-    exitStatus = 1;
-    shutdown();
+  const now = performance.now();
+  recentCrashes = recentCrashes.filter((t) => now - t < 10_000);
+  if (crashedYoung(s, startedAt)) recentCrashes.push(now);
+  if (recentCrashes.length > 3 * workerCount) {
+    // Back off instead of giving up: the cause (a full disk, a missing
+    // file, a dependency down) may pass. 1 s, doubling, at most 30 s.
+    crashLoop.failed(`${recentCrashes.length} in 10 s`);
+    respawnAt = now + 1000 * Math.min(30, 2 ** Math.min(crashLoop.failures - 1, 5));
     return;
   }
-  spawnWorker();
+  if (crashLoop.failures > 0 && recentCrashes.length === 0) crashLoop.passed();
+  if (now >= respawnAt) spawnWorker();
 }
 
 /**
@@ -261,16 +381,67 @@ function handleChildren(): void {
   }
 }
 
-/** SIGTERM / SIGINT handler: stop respawning and ask each worker to stop. */
+/**
+ * The first step of a graceful stop. The listening socket is shared with
+ * the workers, so closing the master's copy alone does not close it: a
+ * socket filter that drops incoming SYNs makes the kernel take no new
+ * connection, and O_NONBLOCK on the shared file makes the workers'
+ * accept(2) return EAGAIN once the queue is empty, so that they serve what
+ * is queued (drainBacklog) and leave. Then the master closes its copy.
+ */
+function stopAccepting(): void {
+  dropNewConnections(listener.fd);
+  setNonBlocking(listener.fd, true);
+  listener.close();
+}
+
+/** SIGTERM / SIGINT handler: stop accepting, stop respawning and ask each worker to stop. */
 function shutdown(): void {
-  if (stopping) return;
+  if (stopping) {
+    hurry = true; // a second one: stop waiting for the workers
+    return;
+  }
   stopping = true;
   console.log(`Quitting process ${getpid()}: stopping ${workers.size} workers`);
-  for (const pid of workers) {
+  stopAccepting();
+  for (const pid of workers.keys()) {
     try {
       kill(pid, 'SIGTERM'); // kill(2), by pid: only our own workers
     } catch (err) {
       if (!(err instanceof ProcessLookupError)) throw err; // already gone, not reaped yet
+    }
+  }
+}
+
+/** Sleeps until a signal or `seconds`, whichever comes first. */
+function pause(seconds: number): void {
+  try {
+    sleep(Math.max(0.001, seconds));
+  } catch (err) {
+    if (!(err instanceof InterruptedError)) throw err;
+  }
+}
+
+/**
+ * After the stop: wait for the workers to finish, but not for ever: after
+ * --grace seconds (or a second SIGTERM/SIGINT) the ones left are stuck, and
+ * SIGKILL ends them. Then reap them all.
+ */
+function stopWorkers(): void {
+  const deadline = performance.now() + graceSeconds * 1000;
+  while (workers.size > 0 && !hurry && performance.now() < deadline) pause(0.25);
+  if (workers.size > 0) {
+    console.log(`Killing ${workers.size} workers that did not stop in time`);
+    for (const pid of workers.keys()) kill(pid, 'SIGKILL');
+  }
+  while (workers.size > 0) {
+    try {
+      const s = waitpid(-1);
+      if (s.kind === 'exited' || s.kind === 'signaled') workerGone(s);
+    } catch (err) {
+      if (err instanceof InterruptedError) continue;
+      if (err instanceof ChildProcessError) break; // ECHILD: none left
+      throw err;
     }
   }
 }
@@ -288,34 +459,24 @@ function main(): void {
   signal('SIGCHLD', handleChildren);
   signal('SIGTERM', shutdown);
   signal('SIGINT', shutdown);
-  for (let i = 0; i < workerCount; i++) spawnWorker();
+  signal('SIGUSR1', 'ignore'); // no debugger on a signal
+  for (let i = 0; i < workerCount && spawnWorker(); i++);
 
-  // The parent has nothing to do but wait for signals. sleep() blocks until
-  // one arrives; the handler has run by the time InterruptedError is thrown.
-  // (The SIGTERM handler kills the workers itself, so even a SIGTERM taken
-  // just before a sleep starts is followed by SIGCHLDs that end it.)
+  // The parent has nothing to do but wait for signals, and fork the
+  // workers that are missing when their time has come. sleep() blocks until
+  // a signal arrives; the handler has run by the time InterruptedError is
+  // thrown. (A signal taken just before a sleep starts costs at most the
+  // second the sleep is bounded by.)
   while (!stopping) {
-    try {
-      sleep(3600);
-    } catch (err) {
-      if (!(err instanceof InterruptedError)) throw err;
+    const now = performance.now();
+    if (workers.size < workerCount && now >= respawnAt) {
+      if (spawnWorker()) continue;
     }
+    pause(workers.size < workerCount ? Math.min(1, (respawnAt - now) / 1000) : 1);
   }
 
-  // Wait for the workers still running, whichever call reaps them (this
-  // blocking waitpid(2) or the SIGCHLD handler while it is interrupted).
-  while (workers.size > 0) {
-    try {
-      const s = waitpid(-1);
-      if (s.kind === 'exited' || s.kind === 'signaled') workerGone(s);
-    } catch (err) {
-      if (err instanceof InterruptedError) continue;
-      if (err instanceof ChildProcessError) break; // ECHILD: none left
-      throw err;
-    }
-  }
-  listener.close();
-  process.exit(exitStatus);
+  stopWorkers();
+  process.exit(0);
 }
 
 main();

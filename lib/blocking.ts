@@ -65,6 +65,25 @@ export function holdingSignalHandlers<T>(fn: () => T): T {
   }
 }
 
+// Node writes to a stdout/stderr pipe (or socket) without blocking and keeps
+// in libuv what the pipe does not take at once; only the event loop writes
+// that queue out later, and every later write waits behind it. A program
+// that waits in this package's blocking calls never lets the loop run: after
+// one stall of its reader (journald, | logger) its output would stop for good
+// while the queue grew. So the first blocking call makes those writes
+// blocking, as C's stdio is: console.log returns once the pipe took the line,
+// waiting while the reader is slow. (Terminals and files are written
+// synchronously by Node already; a forked child gets pipes of its own,
+// blocking, from fork().)
+let stdioBlocks = false;
+function blockingStdio(): void {
+  stdioBlocks = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
+    if (typeof handle?.setBlocking === 'function') handle.setBlocking(true);
+  }
+}
+
 /**
  * Runs a blocking call under the EINTR policy. Handlers of signals that
  * arrived while JavaScript ran are run first, so none waits for an unrelated
@@ -76,6 +95,7 @@ export function holdingSignalHandlers<T>(fn: () => T): T {
  * only after an interruption. Not exported from the package.
  */
 export function blocking<T>(opts: BlockingOptions, defaultTimeoutMs: () => number, run: (timeoutMs: number) => T): T {
+  if (!stdioBlocks) blockingStdio();
   if (signalsPending() && !handlersHeld) runPendingSignalHandlers();
   let timeoutMs = opts.timeoutMs ?? -1;
   const start = performance.now();

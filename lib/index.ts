@@ -43,6 +43,7 @@ export {
   isNonBlocking,
   setCloseOnExec,
   isCloseOnExec,
+  dropNewConnections,
 } from './sockets/syscalls.ts';
 export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls.ts';
 export { setsockopt, getsockopt } from './sockets/options.ts';
@@ -56,6 +57,7 @@ export { getpid, getppid, isForkedChild } from './process/self.ts';
 export { fork, NotSingleThreadedError } from './process/fork.ts';
 export type { ForkOptions } from './process/fork.ts';
 export { execve, execSingleThreaded, _exit } from './process/exec.ts';
+export { setParentDeathSignal, setChildSubreaper } from './process/prctl.ts';
 export { WNOHANG, WUNTRACED, WCONTINUED, waitpid, wait, reapChildren, forkedChildren } from './process/wait.ts';
 export type { WaitStatus, WaitOptions } from './process/wait.ts';
 

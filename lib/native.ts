@@ -141,6 +141,8 @@ export interface Native {
   getsockopt(fd: number, level: number, option: number, kind: number): number | { onoff: boolean; linger: number };
   /** SO_RCVTIMEO / SO_SNDTIMEO of the fd in milliseconds; -1 for none. */
   socketTimeout(fd: number, option: number): number;
+  /** SO_ATTACH_FILTER with a program that drops new handshakes (SYN without ACK). */
+  dropSyns(fd: number): void;
   getpid(): number;
   getppid(): number;
   /** Returns 0 when it slept the whole time, else the milliseconds left. */
@@ -153,6 +155,10 @@ export interface Native {
   execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): NativeWaitStatus;
   kill(pid: number, signal: number): void;
+  /** prctl(2) PR_SET_PDEATHSIG; 0 for none. */
+  setParentDeathSignal(signal: number): void;
+  /** prctl(2) PR_SET_CHILD_SUBREAPER. */
+  setChildSubreaper(on: boolean): void;
   /** disposition: a DISPOSITION_* constant; flags: SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT. */
   sigaction(signal: number, disposition: number, flags: number): void;
   takeSignals(): number[];

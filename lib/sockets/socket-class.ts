@@ -197,6 +197,17 @@ export class Socket {
    * the reader's job.
    */
   readLine(maxLength = 64 * 1024, options?: BlockingOptions): string {
+    return this.readLineBytes(maxLength, options).toString('utf8');
+  }
+
+  /**
+   * {@link Socket.readLine} as bytes: the line exactly as it arrived, in a
+   * Buffer, like Nim's strings, which are bytes. Bytes that are not UTF-8
+   * stay as they were instead of becoming U+FFFD.
+   * @throws as {@link Socket.readLine}
+   * Teaches: a socket carries bytes; text is one way of reading them.
+   */
+  readLineBytes(maxLength = 64 * 1024, options?: BlockingOptions): Buffer {
     checkInt(maxLength, 'maxLength', 1, 2 ** 30);
     const o = checkOptions(options) as BlockingOptions;
     const deadline =
@@ -217,14 +228,14 @@ export class Socket {
       if (nl >= 0) {
         const line = this.pending.subarray(0, body);
         this.pending = this.pending.subarray(nl + 1);
-        return line.toString('utf8');
+        return line;
       }
       // Never ask for more than can still make a legal line plus "\r\n".
       const left =
         deadline === undefined ? options : { ...o, timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())) };
       const chunk = syscalls.recv(fd, Math.min(65536, maxLength + 2 - this.pending.length), left);
       if (chunk.length === 0) {
-        const rest = this.pending.toString('utf8');
+        const rest = this.pending;
         this.pending = Buffer.alloc(0);
         return rest;
       }

@@ -490,3 +490,23 @@ export function setCloseOnExec(fd: number, on: boolean): void {
 export function isCloseOnExec(fd: number): boolean {
   return getFdFlag(fd, 'FD_CLOEXEC');
 }
+
+/**
+ * setsockopt(2) SO_ATTACH_FILTER (socket(7)) with a classic BPF program that
+ * drops every incoming SYN (the first segment of a new handshake) on a
+ * listening TCP socket. No new connection is queued from then on; the ones
+ * already queued stay there for accept(2). A client's SYN goes unanswered,
+ * so it retries, and finds the port closed once the server has closed it.
+ * @throws BadFileDescriptorError (EBADF), PosixError (ENOTSOCK, ENOMEM)
+ * Teaches: close(2) on a listener resets every connection still queued; to
+ * stop without losing any, a server first stops new handshakes, then
+ * accepts what is queued, then closes.
+ */
+export function dropNewConnections(fd: number): void {
+  checkFd(fd);
+  traced(
+    'setsockopt',
+    () => `${fd}, SO_ATTACH_FILTER, drop SYN`,
+    () => native.dropSyns(fd),
+  );
+}

@@ -23,6 +23,12 @@ int32_t int_arg(const CallbackInfo& info, size_t i, const char* name, int64_t lo
   return static_cast<int32_t>(d);
 }
 
+bool bool_arg(const CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsBoolean())
+    type_error(info.Env(), std::string("The \"") + name + "\" argument must be a boolean");
+  return info[i].As<Napi::Boolean>();
+}
+
 int fd_arg(const CallbackInfo& info, size_t i, const char* name) {
   return int_arg(info, i, name, 0, INT32_MAX);
 }

@@ -87,12 +87,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"getsockname", GetSockName}, {"getpeername", GetPeerName}, {"socketpair", SocketPair},
     {"pipe", Pipe},               {"dup", Dup},                 {"dup2", Dup2},
     {"fdFlag", FdFlag},           {"setsockopt", SetSockOpt},   {"getsockopt", GetSockOpt},
-    {"socketTimeout", SocketTimeout},
+    {"socketTimeout", SocketTimeout}, {"dropSyns", DropSyns},
     // processes
     {"getpid", GetPid},           {"getppid", GetPpid},         {"sleep", Sleep},
     {"fork", Fork},               {"markHeapForkable", MarkHeapForkable},
     {"_exit", Exit},              {"execve", Execve},           {"waitpid", WaitPid},
-    {"kill", Kill},
+    {"kill", Kill},               {"setParentDeathSignal", SetParentDeathSignal},
+    {"setChildSubreaper", SetChildSubreaper},
     // signals
     {"sigaction", Sigaction},     {"takeSignals", TakeSignals}, {"signalRestarts", SignalRestarts},
     {"reassertSignals", ReassertSignals},

@@ -55,6 +55,7 @@ AddonData* data_of(Napi::Env env);
 [[noreturn]] void range_error(Napi::Env env, const std::string& what);
 int32_t int_arg(const CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi);
 int fd_arg(const CallbackInfo& info, size_t i = 0, const char* name = "fd");
+bool bool_arg(const CallbackInfo& info, size_t i, const char* name);
 // A bit mask that may hold only bits of `allowed`.
 int flags_arg(const CallbackInfo& info, size_t i, const char* name, int allowed);
 Addr addr_arg(const CallbackInfo& info, size_t i);
@@ -112,6 +113,7 @@ Value FdFlag(const CallbackInfo& info);
 Value SetSockOpt(const CallbackInfo& info);
 Value GetSockOpt(const CallbackInfo& info);
 Value SocketTimeout(const CallbackInfo& info);
+Value DropSyns(const CallbackInfo& info);
 // process.cc
 Value GetPid(const CallbackInfo& info);
 Value GetPpid(const CallbackInfo& info);
@@ -122,6 +124,8 @@ Value Exit(const CallbackInfo& info);
 Value Execve(const CallbackInfo& info);
 Value WaitPid(const CallbackInfo& info);
 Value Kill(const CallbackInfo& info);
+Value SetParentDeathSignal(const CallbackInfo& info);
+Value SetChildSubreaper(const CallbackInfo& info);
 // signals.cc
 Value Sigaction(const CallbackInfo& info);
 Value TakeSignals(const CallbackInfo& info);

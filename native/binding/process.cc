@@ -147,4 +147,17 @@ Value Kill(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (signal: 0 for none)
+Value SetParentDeathSignal(const CallbackInfo& info) {
+  int sig = int_arg(info, 0, "signal", 0, NSIG - 1);
+  check(info.Env(), sys_set_pdeathsig(sig), "prctl");
+  return info.Env().Undefined();
+}
+
+// (on: boolean)
+Value SetChildSubreaper(const CallbackInfo& info) {
+  check(info.Env(), sys_set_child_subreaper(bool_arg(info, 0, "on")), "prctl");
+  return info.Env().Undefined();
+}
+
 }  // namespace wtf::binding

@@ -241,6 +241,13 @@ Value GetSockOpt(const CallbackInfo& info) {
   return o;
 }
 
+// (fd): a socket filter that drops new handshakes (SO_ATTACH_FILTER).
+Value DropSyns(const CallbackInfo& info) {
+  int fd = fd_arg(info);
+  check(info.Env(), sys_drop_syns(fd), "setsockopt", on_fd(fd));
+  return info.Env().Undefined();
+}
+
 // (fd, option: SO_RCVTIMEO or SO_SNDTIMEO): the milliseconds a blocking call
 // on the fd waits by default, -1 for forever (also when the fd is not a
 // socket). The EINTR retry policy reads it to keep one deadline.

@@ -62,6 +62,8 @@ int sys_set_fd_flag(int fd, bool fl_not_fd, int bit, bool on);
 int sys_get_fd_flag(int fd, bool fl_not_fd, int bit);  // 0/1 or -errno
 int sys_setsockopt_int(int fd, int level, int opt, int value);
 int sys_getsockopt_int(int fd, int level, int opt, int* value);
+// A socket filter that drops new handshakes (SYN without ACK).
+int sys_drop_syns(int fd);
 int sys_setsockopt_timeval(int fd, int opt, double seconds);
 int sys_getsockopt_timeval(int fd, int opt, double* seconds);
 int sys_setsockopt_linger(int fd, bool onoff, int seconds);
@@ -74,6 +76,8 @@ int socket_timeout_ms(int fd, int opt);
 
 int sys_waitpid(int pid, int options, int* status);
 int sys_kill(int pid, int sig);
+int sys_set_pdeathsig(int sig);
+int sys_set_child_subreaper(bool on);
 [[noreturn]] void sys_exit_now(int code);
 // execve(2); returns -errno only when it fails.
 int sys_execve(const char* path, char* const argv[], char* const envp[]);

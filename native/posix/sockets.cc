@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -246,6 +247,21 @@ int sys_set_fd_flag(int fd, bool fl_not_fd, int bit, bool on) {
 
 int sys_setsockopt_int(int fd, int level, int opt, int value) {
   return ret(setsockopt(fd, level, opt, &value, sizeof value));
+}
+
+// setsockopt(2) SO_ATTACH_FILTER with a classic BPF program over the TCP
+// header (where a TCP socket's filter starts reading): a segment with SYN set
+// and ACK clear, the first of a new handshake, is dropped; all else is kept.
+int sys_drop_syns(int fd) {
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),           // A = the flags byte
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),        // A &= SYN | ACK
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),  // SYN alone?
+      BPF_STMT(BPF_RET | BPF_K, 0),                     // drop it
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),            // keep it
+  };
+  sock_fprog prog = {static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  return ret(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog));
 }
 
 int sys_getsockopt_int(int fd, int level, int opt, int* value) {
