@@ -87,6 +87,13 @@ export interface Native {
 }
 
 function findAddon(): string {
+  // WTF_ADDON_PATH names another build of the same sources (the sanitizer
+  // build that scripts/asan.sh makes); it must exist.
+  const override = process.env.WTF_ADDON_PATH;
+  if (override) {
+    if (!fs.existsSync(override)) throw new Error(`what-the-fork: WTF_ADDON_PATH names no file: ${override}`);
+    return path.resolve(override);
+  }
   // lib/ (sources run by ts-jest) and dist/lib/ (compiled) both live below
   // the package root, which holds build/.
   let dir = __dirname;

@@ -20,7 +20,16 @@ import {
 import { Socket } from './socket';
 import { socketpair } from './sockets';
 import { signalNumber, signals } from './signals';
-import { checkInt, checkOptions, checkBool, checkInterruptPolicy, describe } from './validate';
+import {
+  ArgTypeError,
+  ArgValueError,
+  checkBool,
+  checkFlags,
+  checkInt,
+  checkInterruptPolicy,
+  checkOptions,
+  describe,
+} from './validate';
 
 /** waitpid(2) WNOHANG: return at once (pid 0) when no child changed state. */
 export const WNOHANG = C.WNOHANG;
@@ -109,13 +118,13 @@ export function fork(options?: ForkOptions): number {
   let ignore: number[] | undefined;
   if (o.ignoreSignals !== undefined) {
     if (!Array.isArray(o.ignoreSignals)) {
-      throw new TypeError(
+      throw new ArgTypeError(
         `The "options.ignoreSignals" argument must be an array, received ${describe(o.ignoreSignals)}`,
       );
     }
     ignore = o.ignoreSignals.map((sig: unknown) => {
       const n = signalNumber(sig, 'options.ignoreSignals');
-      if (n === signals.SIGKILL || n === signals.SIGSTOP) throw new RangeError(`${signalName(n)} cannot be ignored`);
+      if (n === signals.SIGKILL || n === signals.SIGSTOP) throw new ArgValueError(`${signalName(n)} cannot be ignored`);
       return n;
     });
   }
@@ -159,10 +168,10 @@ export function isForkedChild(): boolean {
  */
 export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv = process.env): never {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`The "path" argument must be a non-empty string, received ${describe(path)}`);
+    throw new ArgTypeError(`The "path" argument must be a non-empty string, received ${describe(path)}`);
   }
   if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) {
-    throw new TypeError(`The "argv" argument must be an array of strings, received ${describe(argv)}`);
+    throw new ArgTypeError(`The "argv" argument must be an array of strings, received ${describe(argv)}`);
   }
   checkOptions(env, 'env');
   const envp = Object.entries(env)
@@ -328,7 +337,7 @@ function decode(r: NativeWaitStatus): WaitStatus {
 
 function waitFlags(options: unknown): { flags: number; o: WaitOptions } {
   if (typeof options === 'number')
-    return { flags: checkInt(options, 'options', 0, WNOHANG | WUNTRACED | WCONTINUED), o: {} };
+    return { flags: checkFlags(options, 'options', { WNOHANG, WUNTRACED, WCONTINUED }), o: {} };
   const o = checkOptions(options) as WaitOptions;
   let flags = 0;
   if (o.nohang !== undefined && checkBool(o.nohang, 'options.nohang')) flags |= WNOHANG;

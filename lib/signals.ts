@@ -17,7 +17,7 @@ import {
   type InterruptPolicy,
   type SignalHandler,
 } from './runtime';
-import { checkBool, checkOptions, describe } from './validate';
+import { ArgTypeError, ArgValueError, checkBool, checkOptions, describe } from './validate';
 
 export type { SignalHandler, InterruptPolicy };
 export { runSignalHandlers as runPendingSignalHandlers };
@@ -66,16 +66,16 @@ export function signalNumber(sig: unknown, name = 'signal', allowZero = false): 
   if (typeof sig === 'string') {
     const n = (signals as Record<string, number>)[sig];
     if (n === undefined)
-      throw new RangeError(`The "${name}" argument must be a signal name such as 'SIGTERM', received '${sig}'`);
+      throw new ArgValueError(`The "${name}" argument must be a signal name such as 'SIGTERM', received '${sig}'`);
     return n;
   }
   if (typeof sig === 'number') {
     if (Number.isInteger(sig) && ((allowZero && sig === 0) || (sig >= 1 && sig <= 64))) return sig;
-    throw new RangeError(
+    throw new ArgValueError(
       `The "${name}" argument must be a signal number from ${allowZero ? 0 : 1} to 64, received ${sig}`,
     );
   }
-  throw new TypeError(`The "${name}" argument must be a signal name or number, received ${describe(sig)}`);
+  throw new ArgTypeError(`The "${name}" argument must be a signal name or number, received ${describe(sig)}`);
 }
 
 const uncatchable = new Set([signals.SIGKILL, signals.SIGSTOP]);
@@ -126,14 +126,14 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
   const o = checkOptions(options);
   for (const k of ['restart', 'nocldstop', 'nocldwait', 'oneShot'] as const)
     if (o[k] !== undefined) checkBool(o[k], `options.${k}`);
-  if (uncatchable.has(signo)) throw new RangeError(`${signalName(signo)} cannot be caught or ignored`);
+  if (uncatchable.has(signo)) throw new ArgValueError(`${signalName(signo)} cannot be caught or ignored`);
   if (typeof handler !== 'function' && handler !== 'default' && handler !== 'ignore') {
-    throw new TypeError(
+    throw new ArgTypeError(
       `The "handler" argument must be a function, 'default' or 'ignore', received ${describe(handler)}`,
     );
   }
   if (typeof handler === 'function' && faults.has(signo))
-    throw new RangeError(`${signalName(signo)} cannot be handled from JavaScript`);
+    throw new ArgValueError(`${signalName(signo)} cannot be handled from JavaScript`);
   ownTables();
   const previous = current.get(signo) ?? 'default';
   const flags = (o.restart ? 1 : 0) | (o.nocldstop ? 2 : 0) | (o.nocldwait ? 4 : 0);
@@ -189,7 +189,7 @@ export function signal(sig: SignalName | number, handler: Disposition): Disposit
  */
 export function setInterruptPolicy(policy: InterruptPolicy): InterruptPolicy {
   if (policy !== 'throw' && policy !== 'retry')
-    throw new RangeError(`The "policy" argument must be 'throw' or 'retry', received ${describe(policy)}`);
+    throw new ArgValueError(`The "policy" argument must be 'throw' or 'retry', received ${describe(policy)}`);
   const previous = settings.policy;
   settings.policy = policy;
   return previous;

@@ -7,10 +7,14 @@ import { C, native, type NativeAddress, type NativeAddressOut } from './native';
 import { InterruptedError, PosixError, makeError } from './errors';
 import { blocking, formatAddress, sys, type BlockingOptions } from './runtime';
 import {
+  ArgRangeError,
+  ArgTypeError,
+  ArgValueError,
   checkBool,
   checkBytes,
   checkChoice,
   checkFd,
+  checkFlags,
   checkInt,
   checkInterruptPolicy,
   checkIp,
@@ -50,6 +54,8 @@ export const MSG_DONTWAIT = C.MSG_DONTWAIT;
 export const MSG_WAITALL = C.MSG_WAITALL;
 /** send(2) MSG_MORE (Linux): more data follows, so the kernel may hold this in a fuller segment. */
 export const MSG_MORE = C.MSG_MORE;
+/** send(2)/recv(2) MSG_OOB: TCP urgent data (one byte out of band). */
+export const MSG_OOB = C.MSG_OOB;
 /** The kernel's cap on a listen(2) backlog. */
 export const SOMAXCONN = C.SOMAXCONN;
 
@@ -59,6 +65,10 @@ export type Domain = 'AF_INET' | 'AF_INET6' | 'AF_UNIX';
 export type SocketType = 'SOCK_STREAM' | 'SOCK_DGRAM';
 
 const domains: Record<string, number> = { AF_INET, AF_INET6, AF_UNIX };
+// The flags each call supports; the addon checks the same sets. MSG_TRUNC
+// is not among them: it makes recv(2) report more bytes than it had room for.
+const sendFlags: Record<string, number> = { MSG_OOB, MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL: C.MSG_NOSIGNAL };
+const recvFlags: Record<string, number> = { MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL };
 const types: Record<string, number> = { SOCK_STREAM, SOCK_DGRAM };
 
 // ---- addresses -----------------------------------------------------------------
@@ -101,14 +111,14 @@ function toNative(address: unknown): NativeAddress {
   }
   if (a.family === 'AF_UNIX' || a.family === AF_UNIX) {
     if (typeof a.path !== 'string')
-      throw new TypeError(`The "address.path" argument must be of type string, received ${describe(a.path)}`);
+      throw new ArgTypeError(`The "address.path" argument must be of type string, received ${describe(a.path)}`);
     const bytes = Buffer.byteLength(a.path);
     const room = a.path.startsWith('\0') ? 108 : 107;
     if (bytes === 0 || bytes > room)
-      throw new RangeError(`The "address.path" argument must be 1 to ${room} bytes long, received ${bytes}`);
+      throw new ArgRangeError(`The "address.path" argument must be 1 to ${room} bytes long, received ${bytes}`);
     return { family: AF_UNIX, path: a.path };
   }
-  throw new RangeError(
+  throw new ArgValueError(
     `The "address.family" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(a.family)}`,
   );
 }
@@ -286,7 +296,7 @@ export function connect(fd: number, address: SocketAddress, options?: BlockingOp
 
 /** Options of {@link send} and {@link sendAll}. */
 export interface SendOptions extends BlockingOptions {
-  /** MSG_* flags (MSG_NOSIGNAL is always added). */
+  /** MSG_OOB, MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL (always added); any other bit is an ArgValueError. */
   flags?: number;
 }
 
@@ -306,7 +316,7 @@ export function send(fd: number, data: Uint8Array | string, options?: SendOption
   checkFd(fd);
   const bytes = checkBytes(data);
   const o = checkWaitOptions(options);
-  const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
+  const flags = o.flags === undefined ? 0 : checkFlags(o.flags, 'options.flags', sendFlags);
   return sys(
     'send',
     () => `${fd}, ${bytes.byteLength} bytes`,
@@ -342,7 +352,10 @@ export function sendAll(fd: number, data: Uint8Array | string, options?: SendOpt
 
 /** Options of {@link recv}. */
 export interface RecvOptions extends BlockingOptions {
-  /** MSG_* flags, e.g. MSG_PEEK or MSG_DONTWAIT. */
+  /**
+   * MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL (not with MSG_PEEK); any
+   * other bit (MSG_TRUNC among them) is an ArgValueError.
+   */
   flags?: number;
 }
 
@@ -360,7 +373,9 @@ export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffe
   checkFd(fd);
   checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
   const o = checkWaitOptions(options);
-  const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
+  const flags = o.flags === undefined ? 0 : checkFlags(o.flags, 'options.flags', recvFlags);
+  if ((flags & MSG_PEEK) !== 0 && (flags & MSG_WAITALL) !== 0)
+    throw new ArgValueError('The "options.flags" argument may not combine MSG_PEEK with MSG_WAITALL');
   return sys(
     'recv',
     () => `${fd}, ${maxBytes}`,
@@ -620,10 +635,10 @@ const options: Record<
 
 function optionSpec(option: unknown) {
   if (typeof option !== 'string')
-    throw new TypeError(`The "option" argument must be of type string, received ${describe(option)}`);
+    throw new ArgTypeError(`The "option" argument must be of type string, received ${describe(option)}`);
   const spec = options[option as SocketOption];
   if (!spec)
-    throw new RangeError(
+    throw new ArgValueError(
       `The "option" argument must be one of ${Object.keys(options).join(', ')}, received '${option}'`,
     );
   return spec;
@@ -643,16 +658,16 @@ function optionSpec(option: unknown) {
 export function setsockopt<K extends SocketOption>(fd: number, option: K, value: SocketOptionValues[K]): void {
   checkFd(fd);
   const spec = optionSpec(option);
-  if (spec.readOnly) throw new RangeError(`The "option" argument ${option} is read-only`);
+  if (spec.readOnly) throw new ArgValueError(`The "option" argument ${option} is read-only`);
   let v: number | boolean;
   let linger = 0;
   if (spec.value === 'bool') v = checkBool(value, 'value') ? 1 : 0;
   else if (spec.value === 'int') v = checkInt(value, 'value', 0, 2 ** 31 - 1);
   else if (spec.value === 'seconds') {
     if (typeof value !== 'number')
-      throw new TypeError(`The "value" argument must be of type number (seconds), received ${describe(value)}`);
+      throw new ArgTypeError(`The "value" argument must be of type number (seconds), received ${describe(value)}`);
     if (!Number.isFinite(value) || value < 0 || value > 1e8)
-      throw new RangeError(`The "value" argument must be seconds from 0 to 1e8, received ${value}`);
+      throw new ArgRangeError(`The "value" argument must be seconds from 0 to 1e8, received ${value}`);
     v = value;
   } else {
     const l = checkObject(value, 'value');
@@ -727,9 +742,9 @@ const EINTR = 4;
  */
 export function sleep(seconds: number, options?: BlockingOptions): void {
   if (typeof seconds !== 'number')
-    throw new TypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
+    throw new ArgTypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 1e9)
-    throw new RangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
+    throw new ArgRangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
   const o = checkWaitOptions(options);
   const total = seconds * 1000;
   sys(

@@ -6,6 +6,7 @@
  * call pays one boolean test.
  */
 import { trace } from './runtime';
+import { ArgTypeError } from './validate';
 
 /**
  * Turns the trace on or off. `write` receives each line (without newline);
@@ -15,9 +16,9 @@ import { trace } from './runtime';
  * Teaches: strace(1) shows a program as the system calls it makes; this is that view from inside.
  */
 export function setTrace(on: boolean, write?: (line: string) => void): void {
-  if (typeof on !== 'boolean') throw new TypeError('The "on" argument must be of type boolean');
+  if (typeof on !== 'boolean') throw new ArgTypeError('The "on" argument must be of type boolean');
   if (write !== undefined && typeof write !== 'function')
-    throw new TypeError('The "write" argument must be a function');
+    throw new ArgTypeError('The "write" argument must be a function');
   trace.on = on;
   if (write) trace.write = write;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -47,6 +48,18 @@ int32_t int_arg(const CallbackInfo& info, size_t i, const char* name, int64_t lo
     throw Napi::RangeError::New(env, std::string("The \"") + name + "\" argument is out of range");
   return static_cast<int32_t>(d);
 }
+
+// A flags word whose every bit is in `allowed`, the set the call supports.
+int flags_arg(const CallbackInfo& info, size_t i, int allowed) {
+  int flags = int_arg(info, i, "flags", 0, INT32_MAX);
+  if (flags & ~allowed)
+    throw Napi::RangeError::New(info.Env(), "The \"flags\" argument has a flag this call does not support");
+  return flags;
+}
+
+constexpr int kFdFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+constexpr int kSendFlags = MSG_OOB | MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
+constexpr int kRecvFlags = MSG_OOB | MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL;
 
 int fd_arg(const CallbackInfo& info, size_t i = 0, const char* name = "fd") {
   return int_arg(info, i, name, 0, INT32_MAX);
@@ -146,7 +159,7 @@ Value Socket(const CallbackInfo& info) {
   // arguments is unspecified in C++).
   int domain = int_arg(info, 0, "domain", 0, 1 << 16);
   int type = int_arg(info, 1, "type", 0, 1 << 16);
-  int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
+  int flags = flags_arg(info, 2, kFdFlags);
   int r = wtf::sys_socket(domain, type, flags);
   check(info.Env(), r, "socket");
   return Napi::Number::New(info.Env(), r);
@@ -169,7 +182,7 @@ Value Listen(const CallbackInfo& info) {
 
 Value Accept(const CallbackInfo& info) {
   int fd = fd_arg(info);
-  int flags = int_arg(info, 1, "flags", 0, INT32_MAX);
+  int flags = flags_arg(info, 1, kFdFlags);
   wtf::Wait w = wait_arg(info, 2);
   wtf::Addr peer;
   int c = wtf::sys_accept(fd, flags, &w, &peer);
@@ -198,7 +211,7 @@ Value Send(const CallbackInfo& info) {
   if (view.TypedArrayType() != napi_uint8_array && view.TypedArrayType() != napi_uint8_clamped_array)
     type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
   Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
-  int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
+  int flags = flags_arg(info, 2, kSendFlags);
   wtf::Wait w = wait_arg(info, 3);
   // A detached buffer has no data pointer and length 0: a zero-byte send.
   ssize_t n = wtf::sys_send(fd, data.ByteLength() ? data.Data() : nullptr, data.ByteLength(), flags, &w);
@@ -209,7 +222,10 @@ Value Send(const CallbackInfo& info) {
 Value Recv(const CallbackInfo& info) {
   int fd = fd_arg(info);
   int max = int_arg(info, 1, "maxBytes", 1, 1 << 30);
-  int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
+  int flags = flags_arg(info, 2, kRecvFlags);
+  if ((flags & MSG_PEEK) && (flags & MSG_WAITALL))
+    throw Napi::RangeError::New(info.Env(),
+                                "The \"flags\" argument may not combine MSG_PEEK with MSG_WAITALL");
   wtf::Wait w = wait_arg(info, 3);
   // Receive into scratch memory and copy out only what arrived: a large
   // maxBytes costs address space (malloc leaves untouched pages alone), not
@@ -224,7 +240,8 @@ Value Recv(const CallbackInfo& info) {
   }
   ssize_t n = wtf::sys_recv(fd, into, max, flags, &w);
   if (n < 0) throw_wait_errno(info.Env(), static_cast<int>(-n), "recv", w);
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), into, n);
+  // Never copy out more than the room recv had, whatever it reported.
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), into, std::min<size_t>(n, max));
 }
 
 Value Shutdown(const CallbackInfo& info) {
@@ -257,7 +274,7 @@ Value Pair(Napi::Env env, const int fds[2]) {
 Value SocketPair(const CallbackInfo& info) {
   int domain = int_arg(info, 0, "domain", 0, 1 << 16);
   int type = int_arg(info, 1, "type", 0, 1 << 16);
-  int flags = int_arg(info, 2, "flags", 0, INT32_MAX);
+  int flags = flags_arg(info, 2, kFdFlags);
   int sv[2];
   check(info.Env(), wtf::sys_socketpair(domain, type, flags, sv), "socketpair");
   return Pair(info.Env(), sv);
@@ -265,7 +282,7 @@ Value SocketPair(const CallbackInfo& info) {
 
 Value Pipe(const CallbackInfo& info) {
   int fds[2];
-  check(info.Env(), wtf::sys_pipe(int_arg(info, 0, "flags", 0, INT32_MAX), fds), "pipe2");
+  check(info.Env(), wtf::sys_pipe(flags_arg(info, 0, O_NONBLOCK | O_CLOEXEC), fds), "pipe2");
   return Pair(info.Env(), fds);
 }
 
@@ -448,7 +465,10 @@ Value WaitPid(const CallbackInfo& info) {
   Napi::Env env = info.Env();
   int pid = int_arg(info, 0, "pid", INT32_MIN + 1, INT32_MAX);
   int status = 0;
-  int r = wtf::sys_waitpid(pid, int_arg(info, 1, "options", 0, INT32_MAX), &status);
+  int options = int_arg(info, 1, "options", 0, INT32_MAX);
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED))
+    throw Napi::RangeError::New(env, "The \"options\" argument has a flag waitpid does not support");
+  int r = wtf::sys_waitpid(pid, options, &status);
   if (r < 0) {
     Napi::Object extra = Napi::Object::New(env);
     extra.Set("pid", pid);

@@ -197,7 +197,11 @@ ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w) {
 }
 
 ssize_t sys_recv(int fd, void* buf, size_t len, int flags, Wait* w) {
-  return try_then_wait(fd, POLLIN, SO_RCVTIMEO, flags, w, [&](int f) { return recv(fd, buf, len, f); });
+  // MSG_TRUNC would make recv report a datagram's full length, more than
+  // `len`: the binding refuses it, and no caller ever sees more than `len`.
+  ssize_t n = try_then_wait(fd, POLLIN, SO_RCVTIMEO, flags & ~MSG_TRUNC, w,
+                            [&](int f) { return recv(fd, buf, len, f); });
+  return n > static_cast<ssize_t>(len) ? static_cast<ssize_t>(len) : n;
 }
 
 int sys_shutdown(int fd, int how) { return ret(shutdown(fd, how)); }
