@@ -189,6 +189,7 @@ export function socket(domain: Domain | number, type: SocketType | number, optio
  * bind(2): gives the socket a local address.
  * @throws AddressInUseError (EADDRINUSE), PermissionError (EACCES),
  *   BadFileDescriptorError (EBADF), PosixError (EINVAL when already bound,
+ *   and then the message names the address it is bound to;
  *   EADDRNOTAVAIL); TypeError/RangeError naming `address` or its fields
  * Teaches: the port stays taken until every fd for the socket is closed.
  */
@@ -198,8 +199,29 @@ export function bind(fd: number, address: SocketAddress): void {
   sys(
     'bind',
     () => `${fd}, ${formatAddress(address)}`,
-    onFd(fd, () => native.bind(fd, a)),
+    () => {
+      try {
+        onFd(fd, () => native.bind(fd, a))();
+      } catch (err) {
+        throw alreadyBound(fd, err);
+      }
+    },
   );
+}
+
+// bind(2) gives EINVAL, "invalid argument", for a socket that has an
+// address already: the error says so, and names it.
+function alreadyBound(fd: number, err: unknown): unknown {
+  if (!(err instanceof PosixError) || err.code !== 'EINVAL') return err;
+  let bound: NativeAddressOut;
+  try {
+    bound = native.getsockname(fd);
+  } catch {
+    return err;
+  }
+  const named = bound.family === 'AF_UNIX' ? bound.path !== '' : bound.family !== 'AF_UNSPEC' && bound.port !== 0;
+  if (named) err.message += ` (the socket is already bound to ${formatAddress(bound)})`;
+  return err;
 }
 
 /**
@@ -737,15 +759,22 @@ const EINTR = 4;
  * or under the 'retry' policy it sleeps what is left (as nanosleep(2)
  * reports the time remaining).
  * @throws InterruptedError (EINTR, syscall 'nanosleep'); TypeError/RangeError
- *   naming `seconds` or the bad option
+ *   naming `seconds` or the bad option (`timeoutMs` among them: the sleep's
+ *   length is its timeout)
  * Teaches: any blocking call, even a sleep, can end early when a signal is handled.
  */
-export function sleep(seconds: number, options?: BlockingOptions): void {
+export function sleep(seconds: number, options?: Pick<BlockingOptions, 'onInterrupt'>): void {
   if (typeof seconds !== 'number')
     throw new ArgTypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 1e9)
     throw new ArgRangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
-  const o = checkWaitOptions(options);
+  const o = checkWaitOptions(options as BlockingOptions | undefined);
+  // The sleep's length is its only bound: a timeoutMs would be a second one
+  // that sleep(3) has no place for, so it is refused rather than ignored.
+  if (o.timeoutMs !== undefined)
+    throw new ArgValueError(
+      `The "options.timeoutMs" argument is not taken by sleep(), whose length is its timeout; received ${o.timeoutMs}`,
+    );
   const total = seconds * 1000;
   sys(
     'nanosleep',
