@@ -117,7 +117,8 @@ const current = new Map<number, Disposition>();
  *   JavaScript handler on a fault signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL),
  *   and for an unknown signal; TypeError for a handler that is not a
  *   function, 'default' or 'ignore', or a non-boolean option; PosixError
- *   (EINVAL) if the kernel refuses
+ *   (EINVAL) if the kernel refuses, and for SIGRTMAX - 1, which this package
+ *   keeps for ending a blocking call at its deadline
  * Teaches: sigaction(2) and signal-safety(7): the C handler may only record
  *   the signal; the JavaScript handler runs later, on the main thread.
  */

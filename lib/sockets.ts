@@ -254,7 +254,9 @@ export interface AcceptOptions extends FdFlags, BlockingOptions {}
  *   blocks; BlockingIOError (EAGAIN) on a non-blocking fd with nothing
  *   queued; TimeoutError when SO_RCVTIMEO or `timeoutMs` passes;
  *   ConnectionAbortedError; BadFileDescriptorError (EBADF);
- *   PosixError (EMFILE, EINVAL).
+ *   PosixError (EMFILE; at once, without waiting, EINVAL for a socket that
+ *   is not listening, ENOTSOCK, EOPNOTSUPP for a datagram socket).
+ *   `timeoutMs` holds even when another process accepts on the same listener.
  * Teaches: the listening fd never carries data; every client gets a fd of its own.
  */
 export function accept(fd: number, options?: AcceptOptions): { fd: number; address: SocketAddress } {
@@ -330,7 +332,8 @@ export interface SendOptions extends BlockingOptions {
  *   BlockingIOError (EAGAIN on a non-blocking fd with a full buffer),
  *   InterruptedError (EINTR), TimeoutError (SO_SNDTIMEO or `timeoutMs`),
  *   BadFileDescriptorError (EBADF), PosixError (ENOTCONN, ENOTSOCK);
- *   TypeError naming `data`
+ *   TypeError naming `data`; RangeError naming `options.flags` for a flag
+ *   send(2) is not given here
  * Teaches: a write to a socket can be partial, so a caller that must send
  * everything loops (see {@link sendAll}).
  */
@@ -387,7 +390,9 @@ export interface RecvOptions extends BlockingOptions {
  * @throws InterruptedError (EINTR), BlockingIOError (EAGAIN: non-blocking
  *   fd, no data), TimeoutError (SO_RCVTIMEO or `timeoutMs`),
  *   ConnectionResetError (ECONNRESET), BadFileDescriptorError (EBADF),
- *   PosixError (ENOTCONN, ENOTSOCK); TypeError/RangeError naming `maxBytes`
+ *   PosixError (ENOTCONN, ENOTSOCK, at once even with MSG_WAITALL);
+ *   TypeError/RangeError naming `maxBytes`, or `options.flags` for a flag
+ *   recv(2) is not given here (MSG_TRUNC among them)
  * Teaches: a stream has no message boundaries; one recv may return part of
  * what the peer sent, or several sends at once.
  */

@@ -22,8 +22,12 @@ ln -sfn ../native "$stage/native"
 )
 addon=$stage/build/Release/what_the_fork.node
 # The build must really be instrumented: an uninstrumented one proves nothing.
-nm -D "$addon" | grep -q __asan_report || { echo "asan: $addon has no ASan instrumentation" >&2; exit 1; }
-nm -D "$addon" | grep -q __ubsan_handle || { echo "asan: $addon has no UBSan instrumentation" >&2; exit 1; }
+symbols=$(nm -D "$addon")
+grep -q __asan_report <<<"$symbols" || { echo "asan: $addon has no ASan instrumentation" >&2; exit 1; }
+grep -q __ubsan_handle <<<"$symbols" || { echo "asan: $addon has no UBSan instrumentation" >&2; exit 1; }
+
+# The compiled TypeScript (dist/) that fixtures run, built without the runtime.
+npm run --silent build
 
 libasan=$(${CC:-gcc} -print-file-name=libasan.so)
 log=$stage/reports
@@ -37,7 +41,6 @@ export LD_PRELOAD=$libasan
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=86:log_path=$log/asan:allow_user_segv_handler=1:handle_segv=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$log/ubsan"
 
-npm run --silent build
 status=0
 npx --no-install jest "$@" || status=$?
 # Leave the runtime out of whatever runs after this line.

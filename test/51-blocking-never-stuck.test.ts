@@ -133,3 +133,10 @@ describe('timeoutMs holds when another process shares the fd', () => {
     expect(out.maxMs).toBeLessThan(800);
   });
 });
+
+test('the signal that ends a call at its deadline is reserved: sigaction refuses it', () => {
+  // SIGRTMAX - 1: 63 on Linux, where SIGRTMAX is 64.
+  expect(() => lib.sigaction(63, () => {})).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'sigaction' }));
+  expect(() => lib.sigaction(62, () => {})).not.toThrow();
+  lib.sigaction(62, 'default');
+});
