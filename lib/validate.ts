@@ -5,10 +5,12 @@
  */
 import * as net from 'node:net';
 
-// Node's own argument errors: `name` stays TypeError/RangeError, `code` is
-// an own property, and the stack and toString() read
-// "TypeError [ERR_INVALID_ARG_TYPE]: ...".
-function withCode<E extends Error>(err: E, code: string): E {
+// Node's own argument errors are plain TypeError/RangeError objects (their
+// constructor is TypeError itself) with an own \`code\`, and their stack and
+// toString() read "TypeError [ERR_INVALID_ARG_TYPE]: ...". These classes
+// build exactly that: \`new ArgTypeError(msg)\` returns a TypeError.
+function coded<E extends Error>(err: E, code: string, above: abstract new (message: string) => Error): E {
+  Error.captureStackTrace(err, above as unknown as (...args: never[]) => unknown);
   Object.defineProperty(err, 'code', { value: code, writable: true, enumerable: true, configurable: true });
   const head = `${err.name}: ${err.message}`;
   if (err.stack?.startsWith(head)) err.stack = `${err.name} [${code}]: ${err.message}` + err.stack.slice(head.length);
@@ -16,30 +18,30 @@ function withCode<E extends Error>(err: E, code: string): E {
   return err;
 }
 
-/** A TypeError with Node's `code` ERR_INVALID_ARG_TYPE: an argument of the wrong type. */
+/** Makes a TypeError with Node's `code` ERR_INVALID_ARG_TYPE: an argument of the wrong type. */
 export class ArgTypeError extends TypeError {
   declare readonly code: 'ERR_INVALID_ARG_TYPE';
   constructor(message: string) {
     super(message);
-    withCode(this, 'ERR_INVALID_ARG_TYPE');
+    return coded(new TypeError(message), 'ERR_INVALID_ARG_TYPE', ArgTypeError) as ArgTypeError;
   }
 }
 
-/** A RangeError with Node's `code` ERR_OUT_OF_RANGE: a number outside what the argument allows. */
+/** Makes a RangeError with Node's `code` ERR_OUT_OF_RANGE: a number outside what the argument allows. */
 export class ArgRangeError extends RangeError {
   declare readonly code: 'ERR_OUT_OF_RANGE';
   constructor(message: string) {
     super(message);
-    withCode(this, 'ERR_OUT_OF_RANGE');
+    return coded(new RangeError(message), 'ERR_OUT_OF_RANGE', ArgRangeError) as ArgRangeError;
   }
 }
 
-/** A RangeError with Node's `code` ERR_INVALID_ARG_VALUE: a value of the right type that the argument does not take. */
+/** Makes a RangeError with Node's `code` ERR_INVALID_ARG_VALUE: a value of the right type that the argument does not take. */
 export class ArgValueError extends RangeError {
   declare readonly code: 'ERR_INVALID_ARG_VALUE';
   constructor(message: string) {
     super(message);
-    withCode(this, 'ERR_INVALID_ARG_VALUE');
+    return coded(new RangeError(message), 'ERR_INVALID_ARG_VALUE', ArgValueError) as ArgValueError;
   }
 }
 

@@ -82,3 +82,10 @@ test('sleep refuses a timeoutMs it would not honour', () => {
   expect(e.message).toMatch(/timeoutMs/);
   expect(() => lib.sleep(0.001, { onInterrupt: 'retry' })).not.toThrow();
 });
+
+test('argument errors are plain TypeError and RangeError objects, as Node makes its own', () => {
+  const e = errorOf(() => lib.recv('3' as unknown as number, 1));
+  expect(e.constructor).toBe(TypeError);
+  expect(errorOf(() => lib.recv(0, -1)).constructor).toBe(RangeError);
+  expect(e.stack).not.toMatch(/ArgTypeError/);
+});
