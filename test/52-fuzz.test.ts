@@ -2,7 +2,7 @@
  * 50,000 random calls across every export of the package and of the addon
  * (except those that act on whole processes), with hostile arguments, in a
  * subprocess: zero crashes, zero hangs, every call returns or throws within
- * a second, and every fd the process had before is still open after. The
+ * 3 seconds, and every fd the process had before is still open after. The
  * seed is printed (and taken from WTF_FUZZ_SEED to replay a run).
  */
 import { runFixture } from './helpers';
