@@ -9,7 +9,15 @@ import { errnoNumber, InterruptedError, makeError } from './errors.ts';
 import { native } from './addon.ts';
 import { runPendingSignalHandlers, signalsPending, takeAndRun } from './signals/dispatch.ts';
 import { traced } from './trace.ts';
-import { checkInt, checkInterruptPolicy, checkOptions, describe } from './validate.ts';
+import {
+  ArgRangeError,
+  ArgTypeError,
+  ArgValueError,
+  checkInt,
+  checkInterruptPolicy,
+  checkOptions,
+  describe,
+} from './validate.ts';
 
 /** What an interrupted blocking call does after the handlers ran. */
 export type InterruptPolicy = 'throw' | 'retry';
@@ -44,7 +52,7 @@ let handlersHeld = false;
  */
 export function setInterruptPolicy(next: InterruptPolicy): InterruptPolicy {
   if (next !== 'throw' && next !== 'retry')
-    throw new RangeError(`The "policy" argument must be 'throw' or 'retry', received ${describe(next)}`);
+    throw new ArgValueError(`The "policy" argument must be 'throw' or 'retry', received ${describe(next)}`);
   const previous = policy;
   policy = next;
   return previous;
@@ -132,15 +140,22 @@ const EINTR = errnoNumber('EINTR') as number;
  * or under the 'retry' policy it sleeps what is left (as nanosleep(2)
  * reports the time remaining).
  * @throws InterruptedError (EINTR, syscall 'nanosleep'); TypeError/RangeError
- *   naming `seconds` or the bad option
+ *   naming `seconds` or the bad option (`timeoutMs` among them: the sleep's
+ *   length is its timeout)
  * Teaches: any blocking call, even a sleep, can end early when a signal is handled.
  */
-export function sleep(seconds: number, options?: BlockingOptions): void {
+export function sleep(seconds: number, options?: Pick<BlockingOptions, 'onInterrupt'>): void {
   if (typeof seconds !== 'number')
-    throw new TypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
+    throw new ArgTypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 1e9)
-    throw new RangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
-  const o = checkBlockingOptions(options);
+    throw new ArgRangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
+  const o = checkBlockingOptions(options as BlockingOptions | undefined);
+  // The sleep's length is its only bound: a timeoutMs would be a second one
+  // that sleep(3) has no place for, so it is refused rather than ignored.
+  if (o.timeoutMs !== undefined)
+    throw new ArgValueError(
+      `The "options.timeoutMs" argument is not taken by sleep(), whose length is its timeout; received ${o.timeoutMs}`,
+    );
   const total = seconds * 1000;
   traced(
     'nanosleep',

@@ -83,7 +83,8 @@ export interface PosixErrorInfo {
 /**
  * A failed system call. `code` is the errno name (`'EINTR'`), `errno` its
  * positive number, `syscall` the call that failed. The message reads like
- * Node's: `bind EADDRINUSE: address already in use 0.0.0.0:9093`.
+ * Node's: `bind EADDRINUSE: address already in use 0.0.0.0:9093`; a timeout
+ * reads `recv timed out (EAGAIN: resource temporarily unavailable) fd 7`.
  *
  * Teaches: every system call fails by setting errno; here that number
  * becomes an object you can branch on.
@@ -108,8 +109,9 @@ export class PosixError extends Error {
       where = info.port !== undefined ? ` ${info.address}:${info.port}` : ` ${info.address}`;
     else if (info.pid !== undefined) where = ` pid ${info.pid}`;
     else if (info.fd !== undefined) where = ` fd ${info.fd}`;
-    const detail = info.timedOut ? ' (timed out)' : '';
-    super(`${syscall} ${code}: ${errnoMessage(errno)}${detail}${where}`);
+    // A timeout says so first: "recv timed out (EAGAIN: resource temporarily unavailable) fd 7".
+    const what = info.timedOut ? `timed out (${code}: ${errnoMessage(errno)})` : `${code}: ${errnoMessage(errno)}`;
+    super(`${syscall} ${what}${where}`);
     this.code = code;
     this.errno = errno;
     this.syscall = syscall;

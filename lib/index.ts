@@ -22,6 +22,7 @@ export {
   MSG_DONTWAIT,
   MSG_WAITALL,
   MSG_MORE,
+  MSG_OOB,
   SOMAXCONN,
   socket,
   bind,

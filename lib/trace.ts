@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import { errnoMessage, type PosixError } from './errors.ts';
 import { currentPid } from './process/self.ts';
+import { ArgTypeError } from './validate.ts';
 
 let on = /^(1|true|yes|on)$/i.test(process.env.WTF_TRACE ?? '');
 let write = (line: string): void => {
@@ -23,9 +24,9 @@ let write = (line: string): void => {
  * Teaches: strace(1) shows a program as the system calls it makes; this is that view from inside.
  */
 export function setTrace(enabled: boolean, writer?: (line: string) => void): void {
-  if (typeof enabled !== 'boolean') throw new TypeError('The "on" argument must be of type boolean');
+  if (typeof enabled !== 'boolean') throw new ArgTypeError('The "on" argument must be of type boolean');
   if (writer !== undefined && typeof writer !== 'function')
-    throw new TypeError('The "write" argument must be a function');
+    throw new ArgTypeError('The "write" argument must be a function');
   on = enabled;
   if (writer) write = writer;
 }

@@ -167,7 +167,7 @@ test('SO_RCVTIMEO running out: TimeoutError', () => {
   expect(err).toBeInstanceOf(TimeoutError);
   expect(err).toBeInstanceOf(PosixError);
   expect(err).toMatchObject({ syscall: 'recv', code: 'EAGAIN', timedOut: true });
-  expect(err.message).toMatch(/^recv EAGAIN: .*\(timed out\)/);
+  expect(err.message).toMatch(/^recv timed out \(EAGAIN: /);
   // The per-call timeout does the same without touching the socket.
   expect(() => recv(a, 16, { timeoutMs: 20 })).toThrow(TimeoutError);
 });

@@ -4,7 +4,7 @@
  */
 import { native } from '../addon.ts';
 import { traced } from '../trace.ts';
-import { checkInt, checkOptions, describe } from '../validate.ts';
+import { ArgTypeError, checkInt, checkOptions, describe } from '../validate.ts';
 
 /**
  * execve(2): replaces this process's program with `path`, keeping its pid
@@ -18,10 +18,10 @@ import { checkInt, checkOptions, describe } from '../validate.ts';
  */
 export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv = process.env): never {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`The "path" argument must be a non-empty string, received ${describe(path)}`);
+    throw new ArgTypeError(`The "path" argument must be a non-empty string, received ${describe(path)}`);
   }
   if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) {
-    throw new TypeError(`The "argv" argument must be an array of strings, received ${describe(argv)}`);
+    throw new ArgTypeError(`The "argv" argument must be an array of strings, received ${describe(argv)}`);
   }
   checkOptions(env, 'env');
   const envp = Object.entries(env)

@@ -10,7 +10,7 @@ import * as util from 'node:util';
 import { C, native, onLoopDrain } from '../addon.ts';
 import { signalName, signals, toSignalNumber } from '../signals/names.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkOptions, describe } from '../validate.ts';
+import { ArgTypeError, ArgValueError, checkBool, checkOptions, describe } from '../validate.ts';
 import { _exit } from './exec.ts';
 import { becomeForkedChild, currentPid, isForkedChild } from './self.ts';
 import { addForkedChild } from './wait.ts';
@@ -80,13 +80,13 @@ export function fork(options?: ForkOptions): number {
   let ignore: number[] | undefined;
   if (o.ignoreSignals !== undefined) {
     if (!Array.isArray(o.ignoreSignals)) {
-      throw new TypeError(
+      throw new ArgTypeError(
         `The "options.ignoreSignals" argument must be an array, received ${describe(o.ignoreSignals)}`,
       );
     }
     ignore = o.ignoreSignals.map((sig: unknown) => {
       const n = toSignalNumber(sig, 'options.ignoreSignals');
-      if (n === signals.SIGKILL || n === signals.SIGSTOP) throw new RangeError(`${signalName(n)} cannot be ignored`);
+      if (n === signals.SIGKILL || n === signals.SIGSTOP) throw new ArgValueError(`${signalName(n)} cannot be ignored`);
       return n;
     });
   }

@@ -8,7 +8,7 @@ import type { NativeWaitStatus } from '../native.ts';
 import { blocking, type BlockingOptions } from '../blocking.ts';
 import { signalName } from '../signals/names.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkInt, checkInterruptPolicy, checkOptions } from '../validate.ts';
+import { checkBool, checkFlags, checkInt, checkInterruptPolicy, checkOptions } from '../validate.ts';
 import { perProcess } from './self.ts';
 
 /** waitpid(2) WNOHANG: return at once (pid 0) when no child changed state. */
@@ -71,7 +71,7 @@ function decode(r: NativeWaitStatus): WaitStatus {
 
 function waitFlags(options: unknown): { flags: number; o: WaitOptions } {
   if (typeof options === 'number')
-    return { flags: checkInt(options, 'options', 0, WNOHANG | WUNTRACED | WCONTINUED), o: {} };
+    return { flags: checkFlags(options, 'options', { WNOHANG, WUNTRACED, WCONTINUED }), o: {} };
   const o = checkOptions(options) as WaitOptions;
   let flags = 0;
   if (o.nohang !== undefined && checkBool(o.nohang, 'options.nohang')) flags |= WNOHANG;

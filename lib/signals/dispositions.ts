@@ -9,7 +9,7 @@ import { isMainThread } from 'node:worker_threads';
 import { C, native } from '../addon.ts';
 import { perProcess } from '../process/self.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkOptions, describe } from '../validate.ts';
+import { ArgTypeError, ArgValueError, checkBool, checkOptions, describe } from '../validate.ts';
 import { clearHandler, clearHandlers, hasHandlers, setHandler, type SignalHandler } from './dispatch.ts';
 import { signalName, signals, toSignalNumber, type SignalName } from './names.ts';
 
@@ -69,14 +69,14 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
   const o = checkOptions(options);
   for (const k of ['restart', 'nocldstop', 'nocldwait', 'oneShot'] as const)
     if (o[k] !== undefined) checkBool(o[k], `options.${k}`);
-  if (uncatchable.has(signo)) throw new RangeError(`${signalName(signo)} cannot be caught or ignored`);
+  if (uncatchable.has(signo)) throw new ArgValueError(`${signalName(signo)} cannot be caught or ignored`);
   if (typeof handler !== 'function' && handler !== 'default' && handler !== 'ignore') {
-    throw new TypeError(
+    throw new ArgTypeError(
       `The "handler" argument must be a function, 'default' or 'ignore', received ${describe(handler)}`,
     );
   }
   if (typeof handler === 'function' && faults.has(signo))
-    throw new RangeError(`${signalName(signo)} cannot be handled from JavaScript`);
+    throw new ArgValueError(`${signalName(signo)} cannot be handled from JavaScript`);
   const previous = current().get(signo) ?? 'default';
   const flags =
     (o.restart ? C.SA_RESTART : 0) | (o.nocldstop ? C.SA_NOCLDSTOP : 0) | (o.nocldwait ? C.SA_NOCLDWAIT : 0);

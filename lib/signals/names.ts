@@ -3,7 +3,7 @@
  * name or number a caller passed into a signal number (signal(7)).
  */
 import * as os from 'node:os';
-import { describe } from '../validate.ts';
+import { ArgTypeError, ArgValueError, describe } from '../validate.ts';
 
 const signalNames = new Map<number, string>();
 for (const [name, value] of Object.entries(os.constants.signals)) signalNames.set(value, name);
@@ -64,14 +64,14 @@ export function toSignalNumber(sig: unknown, name = 'signal', allowZero = false)
   if (typeof sig === 'string') {
     const n = (signals as Record<string, number>)[sig];
     if (n === undefined)
-      throw new RangeError(`The "${name}" argument must be a signal name such as 'SIGTERM', received '${sig}'`);
+      throw new ArgValueError(`The "${name}" argument must be a signal name such as 'SIGTERM', received '${sig}'`);
     return n;
   }
   if (typeof sig === 'number') {
     if (Number.isInteger(sig) && ((allowZero && sig === 0) || (sig >= 1 && sig <= 64))) return sig;
-    throw new RangeError(
+    throw new ArgValueError(
       `The "${name}" argument must be a signal number from ${allowZero ? 0 : 1} to 64, received ${sig}`,
     );
   }
-  throw new TypeError(`The "${name}" argument must be a signal name or number, received ${describe(sig)}`);
+  throw new ArgTypeError(`The "${name}" argument must be a signal name or number, received ${describe(sig)}`);
 }

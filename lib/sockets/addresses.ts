@@ -5,7 +5,16 @@
  */
 import { C } from '../addon.ts';
 import type { NativeAddress, NativeAddressOut } from '../native.ts';
-import { checkInt, checkIp, checkObject, checkPort, describe } from '../validate.ts';
+import {
+  ArgRangeError,
+  ArgTypeError,
+  ArgValueError,
+  checkInt,
+  checkIp,
+  checkObject,
+  checkPort,
+  describe,
+} from '../validate.ts';
 
 /** AF_INET, address family IPv4 (`<sys/socket.h>`, ip(7)). */
 export const AF_INET = C.AF_INET;
@@ -56,14 +65,14 @@ export function toNative(address: unknown): NativeAddress {
   }
   if (a.family === 'AF_UNIX' || a.family === AF_UNIX) {
     if (typeof a.path !== 'string')
-      throw new TypeError(`The "address.path" argument must be of type string, received ${describe(a.path)}`);
+      throw new ArgTypeError(`The "address.path" argument must be of type string, received ${describe(a.path)}`);
     const bytes = Buffer.byteLength(a.path);
     const room = a.path.startsWith('\0') ? 108 : 107;
     if (bytes === 0 || bytes > room)
-      throw new RangeError(`The "address.path" argument must be 1 to ${room} bytes long, received ${bytes}`);
+      throw new ArgRangeError(`The "address.path" argument must be 1 to ${room} bytes long, received ${bytes}`);
     return { family: AF_UNIX, path: a.path };
   }
-  throw new RangeError(
+  throw new ArgValueError(
     `The "address.family" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(a.family)}`,
   );
 }

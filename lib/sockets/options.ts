@@ -4,7 +4,16 @@
  */
 import { C, native } from '../addon.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkFd, checkInt, checkObject, describe } from '../validate.ts';
+import {
+  ArgRangeError,
+  ArgTypeError,
+  ArgValueError,
+  checkBool,
+  checkFd,
+  checkInt,
+  checkObject,
+  describe,
+} from '../validate.ts';
 
 /** SO_LINGER's value: on close, wait up to `linger` seconds for unsent data. */
 export interface Linger {
@@ -59,10 +68,10 @@ const options: Record<
 
 function optionSpec(option: unknown) {
   if (typeof option !== 'string')
-    throw new TypeError(`The "option" argument must be of type string, received ${describe(option)}`);
+    throw new ArgTypeError(`The "option" argument must be of type string, received ${describe(option)}`);
   const spec = options[option as SocketOption];
   if (!spec)
-    throw new RangeError(
+    throw new ArgValueError(
       `The "option" argument must be one of ${Object.keys(options).join(', ')}, received '${option}'`,
     );
   return spec;
@@ -82,16 +91,16 @@ function optionSpec(option: unknown) {
 export function setsockopt<K extends SocketOption>(fd: number, option: K, value: SocketOptionValues[K]): void {
   checkFd(fd);
   const spec = optionSpec(option);
-  if (spec.readOnly) throw new RangeError(`The "option" argument ${option} is read-only`);
+  if (spec.readOnly) throw new ArgValueError(`The "option" argument ${option} is read-only`);
   let v: number | boolean;
   let linger = 0;
   if (spec.value === 'bool') v = checkBool(value, 'value') ? 1 : 0;
   else if (spec.value === 'int') v = checkInt(value, 'value', 0, 2 ** 31 - 1);
   else if (spec.value === 'seconds') {
     if (typeof value !== 'number')
-      throw new TypeError(`The "value" argument must be of type number (seconds), received ${describe(value)}`);
+      throw new ArgTypeError(`The "value" argument must be of type number (seconds), received ${describe(value)}`);
     if (!Number.isFinite(value) || value < 0 || value > 1e8)
-      throw new RangeError(`The "value" argument must be seconds from 0 to 1e8, received ${value}`);
+      throw new ArgRangeError(`The "value" argument must be seconds from 0 to 1e8, received ${value}`);
     v = value;
   } else {
     const l = checkObject(value, 'value');

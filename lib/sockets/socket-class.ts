@@ -6,7 +6,16 @@
  */
 import type { BlockingOptions } from '../blocking.ts';
 import { BadFileDescriptorError, errnoNumber } from '../errors.ts';
-import { checkChoice, checkInt, checkIp, checkOptions, checkPort, describe } from '../validate.ts';
+import {
+  ArgTypeError,
+  ArgValueError,
+  checkChoice,
+  checkInt,
+  checkIp,
+  checkOptions,
+  checkPort,
+  describe,
+} from '../validate.ts';
 import type { Domain, SocketAddress } from './addresses.ts';
 import * as sockopts from './options.ts';
 import * as syscalls from './syscalls.ts';
@@ -71,7 +80,7 @@ export class Socket {
     const o = checkOptions(init, 'init') as SocketInit;
     const domain = o.domain ?? 'AF_INET';
     if (domain !== 'AF_INET' && domain !== 'AF_INET6' && domain !== 'AF_UNIX')
-      throw new RangeError(
+      throw new ArgValueError(
         `The "init.domain" argument must be 'AF_INET', 'AF_INET6' or 'AF_UNIX', received ${describe(domain)}`,
       );
     this.domain = domain;
@@ -119,8 +128,9 @@ export class Socket {
   bindAddr(port = 0, address = ''): void {
     checkPort(port);
     if (typeof address !== 'string')
-      throw new TypeError(`The "address" argument must be of type string, received ${describe(address)}`);
-    if (this.domain === 'AF_UNIX') throw new TypeError('bindAddr() is for IP sockets; use bind() with a UNIX address');
+      throw new ArgTypeError(`The "address" argument must be of type string, received ${describe(address)}`);
+    if (this.domain === 'AF_UNIX')
+      throw new ArgTypeError('bindAddr() is for IP sockets; use bind() with a UNIX address');
     const family = this.domain;
     const fd = this.live('bind');
     // Checked here so that the message names this method's argument.
@@ -169,7 +179,7 @@ export class Socket {
   accept(client?: Socket, options?: syscalls.AcceptOptions): Socket {
     // Checked before accept(2), so a bad argument never strands a new fd.
     if (client !== undefined && !(client instanceof Socket))
-      throw new TypeError(`The "client" argument must be a Socket, received ${describe(client)}`);
+      throw new ArgTypeError(`The "client" argument must be a Socket, received ${describe(client)}`);
     const { fd } = syscalls.accept(this.live('accept'), options);
     if (client === undefined) return new Socket({ fd, domain: this.domain });
     if (client.fd !== CLOSED) {

@@ -5,10 +5,20 @@
  * carrying the fd, when the kernel says no.
  */
 import { C, native } from '../addon.ts';
-import { InterruptedError } from '../errors.ts';
+import { InterruptedError, PosixError } from '../errors.ts';
+import type { NativeAddressOut } from '../native.ts';
 import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkBytes, checkChoice, checkFd, checkInt, checkOptions } from '../validate.ts';
+import {
+  ArgValueError,
+  checkBool,
+  checkBytes,
+  checkChoice,
+  checkFd,
+  checkFlags,
+  checkInt,
+  checkOptions,
+} from '../validate.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -44,6 +54,8 @@ export const MSG_DONTWAIT = C.MSG_DONTWAIT;
 export const MSG_WAITALL = C.MSG_WAITALL;
 /** send(2) MSG_MORE (Linux): more data follows, so the kernel may hold this in a fuller segment. */
 export const MSG_MORE = C.MSG_MORE;
+/** send(2)/recv(2) MSG_OOB: TCP urgent data (one byte out of band). */
+export const MSG_OOB = C.MSG_OOB;
 /** The kernel's cap on a listen(2) backlog. */
 export const SOMAXCONN = C.SOMAXCONN;
 
@@ -51,6 +63,10 @@ export const SOMAXCONN = C.SOMAXCONN;
 export type SocketType = 'SOCK_STREAM' | 'SOCK_DGRAM';
 
 const domains: Record<string, number> = { AF_INET, AF_INET6, AF_UNIX };
+// The flags each call supports; the addon checks the same sets. MSG_TRUNC
+// is not among them: it makes recv(2) report more bytes than it had room for.
+const sendFlags: Record<string, number> = { MSG_OOB, MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL: C.MSG_NOSIGNAL };
+const recvFlags: Record<string, number> = { MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL };
 const types: Record<string, number> = { SOCK_STREAM, SOCK_DGRAM };
 
 // ---- socket(2) and friends ---------------------------------------------------
@@ -95,6 +111,7 @@ export function socket(domain: Domain | number, type: SocketType | number, optio
  * bind(2): gives the socket a local address.
  * @throws AddressInUseError (EADDRINUSE), PermissionError (EACCES),
  *   BadFileDescriptorError (EBADF), PosixError (EINVAL when already bound,
+ *   and then the message names the address it is bound to;
  *   EADDRNOTAVAIL); TypeError/RangeError naming `address` or its fields
  * Teaches: the port stays taken until every fd for the socket is closed.
  */
@@ -104,8 +121,29 @@ export function bind(fd: number, address: SocketAddress): void {
   traced(
     'bind',
     () => `${fd}, ${formatAddress(address)}`,
-    () => native.bind(fd, a),
+    () => {
+      try {
+        native.bind(fd, a);
+      } catch (err) {
+        throw alreadyBound(fd, err);
+      }
+    },
   );
+}
+
+// bind(2) gives EINVAL, "invalid argument", for a socket that has an
+// address already: the error says so, and names it.
+function alreadyBound(fd: number, err: unknown): unknown {
+  if (!(err instanceof PosixError) || err.code !== 'EINVAL') return err;
+  let bound: NativeAddressOut;
+  try {
+    bound = native.getsockname(fd);
+  } catch {
+    return err;
+  }
+  const named = bound.family === 'AF_UNIX' ? bound.path !== '' : bound.family !== 'AF_UNSPEC' && bound.port !== 0;
+  if (named) err.message += ` (the socket is already bound to ${formatAddress(bound)})`;
+  return err;
 }
 
 /**
@@ -138,7 +176,9 @@ export interface AcceptOptions extends FdFlags, BlockingOptions {}
  *   blocks; BlockingIOError (EAGAIN) on a non-blocking fd with nothing
  *   queued; TimeoutError when SO_RCVTIMEO or `timeoutMs` passes;
  *   ConnectionAbortedError; BadFileDescriptorError (EBADF);
- *   PosixError (EMFILE, EINVAL).
+ *   PosixError (EMFILE; at once, without waiting, EINVAL for a socket that
+ *   is not listening, ENOTSOCK, EOPNOTSUPP for a datagram socket).
+ *   `timeoutMs` holds even when another process accepts on the same listener.
  * Teaches: the listening fd never carries data; every client gets a fd of its own.
  */
 export function accept(fd: number, options?: AcceptOptions): { fd: number; address: SocketAddress } {
@@ -201,7 +241,7 @@ export function connect(fd: number, address: SocketAddress, options?: BlockingOp
 
 /** Options of {@link send} and {@link sendAll}. */
 export interface SendOptions extends BlockingOptions {
-  /** MSG_* flags (MSG_NOSIGNAL is always added). */
+  /** MSG_OOB, MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL (always added); any other bit is an ArgValueError. */
   flags?: number;
 }
 
@@ -221,7 +261,7 @@ export function send(fd: number, data: Uint8Array | string, options?: SendOption
   checkFd(fd);
   const bytes = checkBytes(data);
   const o = checkBlockingOptions(options);
-  const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
+  const flags = o.flags === undefined ? 0 : checkFlags(o.flags, 'options.flags', sendFlags);
   return traced(
     'send',
     () => `${fd}, ${bytes.byteLength} bytes`,
@@ -256,7 +296,10 @@ export function sendAll(fd: number, data: Uint8Array | string, options?: SendOpt
 
 /** Options of {@link recv}. */
 export interface RecvOptions extends BlockingOptions {
-  /** MSG_* flags, e.g. MSG_PEEK or MSG_DONTWAIT. */
+  /**
+   * MSG_OOB, MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL (not with MSG_PEEK); any
+   * other bit (MSG_TRUNC among them) is an ArgValueError.
+   */
   flags?: number;
 }
 
@@ -274,7 +317,9 @@ export function recv(fd: number, maxBytes: number, options?: RecvOptions): Buffe
   checkFd(fd);
   checkInt(maxBytes, 'maxBytes', 1, 2 ** 30);
   const o = checkBlockingOptions(options);
-  const flags = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
+  const flags = o.flags === undefined ? 0 : checkFlags(o.flags, 'options.flags', recvFlags);
+  if ((flags & MSG_PEEK) !== 0 && (flags & MSG_WAITALL) !== 0)
+    throw new ArgValueError('The "options.flags" argument may not combine MSG_PEEK with MSG_WAITALL');
   return traced(
     'recv',
     () => `${fd}, ${maxBytes}`,

@@ -16,7 +16,7 @@ namespace {
 // sees it (MSG_TRUNC, for one, would make recv report more bytes than the
 // buffer holds).
 constexpr int kFdCreateFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-constexpr int kSendFlags = MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL | MSG_OOB;
+constexpr int kSendFlags = MSG_OOB | MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
 constexpr int kRecvFlags = MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_OOB;
 
 ErrorContext on_fd(int fd) {
@@ -119,6 +119,8 @@ Value Recv(const CallbackInfo& info) {
   int fd = fd_arg(info);
   int max = int_arg(info, 1, "maxBytes", 1, 1 << 30);
   int flags = flags_arg(info, 2, "flags", kRecvFlags);
+  if ((flags & MSG_PEEK) && (flags & MSG_WAITALL))
+    range_error(info.Env(), "The \"flags\" argument may not combine MSG_PEEK with MSG_WAITALL");
   Wait w = wait_arg(info, 3);
   // Receive into scratch memory and copy out only what arrived: a large
   // maxBytes costs address space (malloc leaves untouched pages alone), not

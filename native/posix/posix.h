@@ -43,6 +43,11 @@ struct Wait {
   bool timed_out = false;
 };
 
+// The signal (SIGRTMAX - 1) a per-thread timer sends to end a system call
+// that would wait in the kernel past its deadline (accept4 on a listener
+// another process also accepts on). Reserved: signals_set refuses it.
+int deadline_signal();
+
 int sys_socket(int domain, int type, int flags);
 int sys_bind(int fd, const Addr& a);
 int sys_listen(int fd, int backlog);

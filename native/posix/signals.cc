@@ -142,6 +142,7 @@ void signals_init() {
 }
 
 int signals_set(int sig, Disposition d, const SigOptions& o) {
+  if (sig == deadline_signal()) return -EINVAL;
   Slot& s = slots[sig];
   if (d == Disposition::kPrevious) {
     if (!s.installed) return 0;

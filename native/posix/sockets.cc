@@ -6,16 +6,24 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 
 #include "posix.h"
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
 
 namespace wtf {
 
@@ -89,18 +97,6 @@ static bool is_blocking(int fd) {
   return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
-// Waits for readiness on a blocking fd so that a signal that lands on any
-// thread, or just before the wait begins, still ends the wait with EINTR.
-static int wait_if_blocking(int fd, short events, int opt, Wait* w) {
-  if (!is_blocking(fd)) return 0;
-  int r = wait_ready(fd, events, timeout_for(fd, opt, w));
-  if (r == -ETIMEDOUT) {
-    w->timed_out = true;
-    return -EAGAIN;
-  }
-  return r;
-}
-
 static int ret(long r) { return r < 0 ? -errno : static_cast<int>(r); }
 
 int sys_socket(int domain, int type, int flags) { return ret(socket(domain, type | flags, 0)); }
@@ -115,20 +111,98 @@ int sys_bind(int fd, const Addr& a) {
 
 int sys_listen(int fd, int backlog) { return ret(listen(fd, backlog)); }
 
-int sys_accept(int fd, int flags, Wait* w, Addr* peer) {
-  BlockingScope scope;
-  int r = wait_if_blocking(fd, POLLIN, SO_RCVTIMEO, w);
-  if (r < 0) return r;
+// Whole milliseconds of CLOCK_MONOTONIC (now_ms() is in blocking.cc).
+static int64_t now_whole_ms() { return static_cast<int64_t>(now_ms()); }
+
+// What is left of a deadline (-1: none) as poll(2) takes it.
+static int left_ms(int64_t deadline) {
+  if (deadline < 0) return -1;
+  int64_t left = deadline - now_whole_ms();
+  return left <= 0 ? 0 : left >= INT_MAX ? INT_MAX : static_cast<int>(left);
+}
+
+static int64_t deadline_after(int timeout_ms) { return timeout_ms < 0 ? -1 : now_whole_ms() + timeout_ms; }
+
+// Waits for readiness until `deadline`; a timeout is EAGAIN with timed_out
+// set, as the kernel reports SO_RCVTIMEO / SO_SNDTIMEO running out.
+static int wait_until(int fd, short events, int64_t deadline, Wait* w) {
+  int r = wait_ready(fd, events, left_ms(deadline));
+  if (r != -ETIMEDOUT) return r;
+  w->timed_out = true;
+  return -EAGAIN;
+}
+
+int deadline_signal() { return SIGRTMAX - 1; }
+
+static void on_deadline(int) {}
+
+// Runs `call`, a system call that may wait in the kernel, with a timer
+// that sends deadline_signal() to this thread alone at `deadline`, so the
+// call fails there with EINTR. The handler does nothing and is installed
+// without SA_RESTART, once: dispositions survive fork, timers do not, so
+// each call makes its own.
+template <typename Call>
+static int call_before(int64_t deadline, Call call) {
+  static bool installed = false;
+  if (!installed) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_deadline;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(deadline_signal(), &sa, nullptr) < 0) return -errno;
+    installed = true;
+  }
+  sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = deadline_signal();
+  sev.sigev_notify_thread_id = static_cast<pid_t>(syscall(SYS_gettid));
+  timer_t timer;
+  if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0) return -errno;
+  // A deadline already reached still gets one try, cut short after 1 ms.
+  int ms = std::max(1, left_ms(deadline));
+  itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value.tv_sec = ms / 1000;
+  its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+  int r = timer_settime(timer, 0, &its, nullptr) < 0 ? -errno : call();
+  timer_delete(timer);
+  return r;
+}
+
+static int accept_now(int fd, int flags, Addr* peer) {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
   int c = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, flags);
-  if (c < 0) {
-    int e = errno;
-    if (e == EAGAIN && is_blocking(fd)) w->timed_out = true;
-    return -e;
-  }
+  if (c < 0) return -errno;
   addr_decode(&ss, len, peer);
   return c;
+}
+
+int sys_accept(int fd, int flags, Wait* w, Addr* peer) {
+  BlockingScope scope;
+  if (!is_blocking(fd)) return accept_now(fd, flags, peer);
+  // A fd that is not a listening socket would never become readable the
+  // way poll(2) is asked: let the kernel fail it at once (ENOTSOCK for a
+  // pipe, EINVAL for a socket that is not listening, EOPNOTSUPP for a
+  // datagram socket) instead of waiting for ever.
+  int listening = 0;
+  int r = sys_getsockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening);
+  if (r < 0) return r;
+  if (!listening) return accept_now(fd, flags, peer);
+  int64_t deadline = deadline_after(timeout_for(fd, SO_RCVTIMEO, w));
+  for (;;) {
+    r = wait_until(fd, POLLIN, deadline, w);
+    if (r < 0) return r;
+    // Readiness and accept4 are not one step: another process that shares
+    // the listener may take the connection in between, and a blocking
+    // accept4 would then wait in the kernel past the deadline. A per-thread
+    // timer interrupts it there (EINTR); the loop then sees the deadline.
+    int c = deadline < 0 ? accept_now(fd, flags, peer)
+                         : call_before(deadline, [&] { return accept_now(fd, flags, peer); });
+    if (c != -EINTR) return c;
+    if (signals_check() < 0) return -EINTR;
+  }
 }
 
 int sys_connect(int fd, const Addr& a, bool resume, Wait* w) {
@@ -169,29 +243,30 @@ int sys_connect(int fd, const Addr& a, bool resume, Wait* w) {
   return r < 0 ? r : -err;
 }
 
-// send and recv first try without waiting (MSG_DONTWAIT): when the data or
-// the buffer space is already there, as it mostly is in a server, that is
-// one system call. Only a call that would have to wait pays for the
-// readiness wait that makes it interruptible.
+// send and recv never wait inside the kernel: every attempt is made with
+// MSG_DONTWAIT (a per-call flag, so the shared open file is not touched),
+// and only an attempt that would have had to wait pays for the readiness
+// wait that makes it interruptible. When the data or the buffer space is
+// already there, as it mostly is in a server, that is one system call. An
+// attempt after readiness can still find nothing, when another process
+// that shares the fd took the data (or the room) first: it waits again,
+// for what is left of the deadline, never past it.
 template <typename Io>
 static ssize_t try_then_wait(int fd, short events, int opt, int flags, Wait* w, Io io) {
   BlockingScope scope;
   int r = signals_check();
   if (r < 0) return r;
-  // The caller's own MSG_DONTWAIT means "this call never waits": EAGAIN.
-  if (flags & MSG_DONTWAIT) {
-    ssize_t n = io(flags);
-    return n < 0 ? -errno : n;
-  }
-  if (!(flags & MSG_WAITALL)) {
-    ssize_t n = io(flags | MSG_DONTWAIT);
+  ssize_t n = io(flags | MSG_DONTWAIT);
+  if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n < 0 ? -errno : n;
+  // The caller's own MSG_DONTWAIT, or a non-blocking fd: EAGAIN, at once.
+  if ((flags & MSG_DONTWAIT) || !is_blocking(fd)) return -EAGAIN;
+  int64_t deadline = deadline_after(timeout_for(fd, opt, w));
+  for (;;) {
+    r = wait_until(fd, events, deadline, w);
+    if (r < 0) return r;
+    n = io(flags | MSG_DONTWAIT);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n < 0 ? -errno : n;
   }
-  r = wait_if_blocking(fd, events, opt, w);
-  if (r < 0) return r;
-  ssize_t n = io(flags);
-  if (n < 0 && errno == EAGAIN && is_blocking(fd)) w->timed_out = true;
-  return n < 0 ? -errno : n;
 }
 
 ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w) {
@@ -200,8 +275,47 @@ ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w) {
                        [&](int f) { return send(fd, buf, len, f); });
 }
 
+// MSG_WAITALL on a stream socket: gathers reads until `len` bytes came, end
+// of stream, an error, a signal or the deadline; what came before any of
+// those is returned, as the kernel does. On other sockets the flag means
+// nothing and one datagram is returned.
+static ssize_t recv_all(int fd, uint8_t* buf, size_t len, int flags, Wait* w) {
+  int64_t deadline = deadline_after(timeout_for(fd, SO_RCVTIMEO, w));
+  size_t got = 0;
+  while (got < len) {
+    Wait part;
+    part.timeout_ms = left_ms(deadline);
+    ssize_t n = try_then_wait(fd, POLLIN, SO_RCVTIMEO, flags, &part,
+                              [&](int f) { return recv(fd, buf + got, len - got, f); });
+    if (n < 0) {
+      if (got > 0) break;
+      w->timed_out = part.timed_out;
+      return n;
+    }
+    if (n == 0) break;
+    got += n;
+  }
+  return static_cast<ssize_t>(got);
+}
+
 ssize_t sys_recv(int fd, void* buf, size_t len, int flags, Wait* w) {
-  return try_then_wait(fd, POLLIN, SO_RCVTIMEO, flags, w, [&](int f) { return recv(fd, buf, len, f); });
+  // MSG_TRUNC would make recv report a datagram's full length, more than
+  // `len`: the binding refuses it, and no caller ever sees more than `len`.
+  flags &= ~MSG_TRUNC;
+  ssize_t n;
+  int type = 0;
+  if ((flags & MSG_WAITALL) && !(flags & (MSG_DONTWAIT | MSG_PEEK))) {
+    int r = sys_getsockopt_int(fd, SOL_SOCKET, SO_TYPE, &type);
+    if (r < 0) return r;  // ENOTSOCK for a pipe, at once
+  }
+  if (type == SOCK_STREAM) {
+    BlockingScope scope;
+    n = recv_all(fd, static_cast<uint8_t*>(buf), len, flags & ~MSG_WAITALL, w);
+  } else {
+    n = try_then_wait(fd, POLLIN, SO_RCVTIMEO, flags & ~MSG_WAITALL, w,
+                      [&](int f) { return recv(fd, buf, len, f); });
+  }
+  return n > static_cast<ssize_t>(len) ? static_cast<ssize_t>(len) : n;
 }
 
 int sys_shutdown(int fd, int how) { return ret(shutdown(fd, how)); }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the addon a second time with AddressSanitizer and
+# UndefinedBehaviorSanitizer into build-asan/, then runs the test suite (or
+# the jest arguments given) against that build. Node itself is not
+# instrumented, so the ASan runtime is preloaded; every process the tests
+# start (fixtures, forked children) inherits the environment and runs under
+# it too. Any sanitizer report ends the process that hit it with a failure,
+# and the script fails if a report appears anywhere in the output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+stage=$root/build-asan
+flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+
+mkdir -p "$stage"
+cp binding.gyp "$stage/binding.gyp"
+ln -sfn ../native "$stage/native"
+(
+  cd "$stage"
+  CFLAGS="$flags" CXXFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" \
+    npx --no-install node-gyp rebuild -j 2 >"$stage/gyp.log" 2>&1 || { cat "$stage/gyp.log"; exit 1; }
+)
+addon=$stage/build/Release/what_the_fork.node
+# The build must really be instrumented: an uninstrumented one proves nothing.
+symbols=$(nm -D "$addon")
+grep -q __asan_report <<<"$symbols" || { echo "asan: $addon has no ASan instrumentation" >&2; exit 1; }
+grep -q __ubsan_handle <<<"$symbols" || { echo "asan: $addon has no UBSan instrumentation" >&2; exit 1; }
+
+# The compiled TypeScript (dist/) that fixtures run, built without the runtime.
+npm run --silent build
+
+libasan=$(${CC:-gcc} -print-file-name=libasan.so)
+log=$stage/reports
+rm -rf "$log" && mkdir -p "$log"
+export WTF_ADDON_PATH=$addon
+export LD_PRELOAD=$libasan
+# V8 and Node keep memory for the life of the process on purpose: leak
+# checking would report those, so it is off. Everything else halts the
+# process at the first report, and each report is also written to a file,
+# so one in a process whose output a test swallows still fails the run.
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=86:log_path=$log/asan:allow_user_segv_handler=1:handle_segv=1"
+# The signal storm (test/22) is a load test: a fifth of it here.
+export WTF_STORM_SCALE=0.2
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$log/ubsan"
+
+status=0
+npx --no-install jest "$@" || status=$?
+# Leave the runtime out of whatever runs after this line.
+unset LD_PRELOAD
+if compgen -G "$log/*" >/dev/null; then
+  echo "asan: sanitizer reports:" >&2
+  cat "$log"/* >&2
+  exit 1
+fi
+exit "$status"
