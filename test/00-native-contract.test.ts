@@ -45,3 +45,20 @@ test("the package's own numbers are distinct within each group", () => {
   ];
   for (const g of groups) expect(new Set(g).size).toBe(g.length);
 });
+
+test("the addon's own argument errors carry Node's codes", () => {
+  const thrown = (fn: () => unknown): { name?: string; code?: string } => {
+    try {
+      fn();
+    } catch (e) {
+      return e as { name?: string; code?: string };
+    }
+    return {};
+  };
+  expect(thrown(() => native.close('x' as unknown as number))).toMatchObject({
+    name: 'TypeError',
+    code: 'ERR_INVALID_ARG_TYPE',
+  });
+  expect(thrown(() => native.close(-1))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  expect(thrown(() => native.recv(0, 16, 0x20 /* MSG_TRUNC */, 0))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+});

@@ -10,8 +10,17 @@
 
 namespace wtf::binding {
 
-void type_error(Napi::Env env, const std::string& what) { throw Napi::TypeError::New(env, what); }
-void range_error(Napi::Env env, const std::string& what) { throw Napi::RangeError::New(env, what); }
+// Argument errors carry Node's own codes, as the JavaScript layer's do.
+void type_error(Napi::Env env, const std::string& what) {
+  Napi::TypeError e = Napi::TypeError::New(env, what);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  throw e;
+}
+void range_error(Napi::Env env, const std::string& what) {
+  Napi::RangeError e = Napi::RangeError::New(env, what);
+  e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  throw e;
+}
 
 int32_t int_arg(const CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi) {
   Napi::Env env = info.Env();
