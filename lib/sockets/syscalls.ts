@@ -376,13 +376,7 @@ export function close(fd: number): void {
  * Teaches: binding to port 0 lets the kernel pick a free port; this is how you learn which.
  */
 export function getsockname(fd: number): SocketAddress {
-  checkFd(fd);
-  return traced(
-    'getsockname',
-    () => `${fd}`,
-    () => fromNative(native.getsockname(fd)),
-    formatAddress,
-  );
+  return addressOf('getsockname', fd);
 }
 
 /**
@@ -391,11 +385,16 @@ export function getsockname(fd: number): SocketAddress {
  * Teaches: a connected socket is named by four things, both addresses and both ports.
  */
 export function getpeername(fd: number): SocketAddress {
+  return addressOf('getpeername', fd);
+}
+
+// getsockname(2) and getpeername(2) differ only in which end they name.
+function addressOf(call: 'getsockname' | 'getpeername', fd: number): SocketAddress {
   checkFd(fd);
   return traced(
-    'getpeername',
+    call,
     () => `${fd}`,
-    () => fromNative(native.getpeername(fd)),
+    () => fromNative(native[call](fd)),
     formatAddress,
   );
 }
