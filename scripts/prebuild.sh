@@ -23,8 +23,21 @@ host="$(node -p process.arch)"
 nodedir="$(npm config get nodedir)"
 [[ -d "$nodedir/include/node" ]] && export npm_config_nodedir="$nodedir"
 
+# A prebuild newer than every source it is built from is kept: npm pack runs
+# this each time (the packaging test packs once per Node version), and the
+# binary does not depend on the node that runs it.
+up_to_date() {
+  local out
+  out="$(ls "$root/prebuilds/linux-$1/"*.node 2>/dev/null | head -1)"
+  [[ -n "$out" ]] && [[ -z "$(find native binding.gyp package.json -newer "$out" -print -quit)" ]]
+}
+
 prebuild() {
   local arch="$1" stage
+  if up_to_date "$arch"; then
+    echo "prebuild: $(ls "$root/prebuilds/linux-$arch/"*.node) is up to date"
+    return 0
+  fi
   stage="$(mktemp -d /tmp/wtf-prebuild-XXXXXX)"
   cp -r package.json binding.gyp native "$stage/"
   ln -s "$root/node_modules" "$stage/node_modules"
