@@ -89,8 +89,9 @@ function main(): void {
 
     // fork(2): from here on two processes run this code. Each holds its own
     // copy of BOTH fds, pointing at the same open sockets in the kernel.
-    // The child gets back Node's own signal dispositions, so it is told to
-    // ignore SIGUSR1 as well, from its first instruction.
+    // fork() puts back, in the child, the signal dispositions this package
+    // changed, so the child is told to ignore SIGUSR1 itself, from its
+    // first instruction.
     const pid = fork({ ignoreSignals: ['SIGUSR1'] });
     if (pid === 0) {
       // The child serves; it has no business with the listener.

@@ -14,8 +14,10 @@
  *    (sigaction(2) with SA_RESTART, here `sigaction('SIGCHLD', h,
  *    { restart: true })`, would have the call restarted for us instead.)
  *
- * This is the core of examples/forking-server.ts, without its clean
- * shutdown and without the child's linger.
+ * This is the core of examples/forking-server.ts (lesson 6), which adds a
+ * clean shutdown, a linger in each child, and the care a server that people
+ * run needs: a cap on children, resource limits survived, children that die
+ * with the server.
  *
  * Run it:   npm run build
  *           node --single-threaded dist/examples/5-reap-loop.js
