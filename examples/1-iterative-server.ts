@@ -26,7 +26,7 @@ declareOptions({
   values: {
     port: PORT_HELP,
     host: 'address to listen on (default: every interface)',
-    timeout: 'seconds the server waits for a client to send its line (default 30)',
+    timeout: 'seconds a client has to send its whole line (default 30)',
   },
 });
 const port = portOption();
@@ -37,6 +37,11 @@ const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions:
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
+// The reply is bytes: this prefix, the client's line exactly as it came, a
+// newline. A socket carries bytes, not text; decoding the line as UTF-8 and
+// encoding it again would turn every byte that is not UTF-8 into U+FFFD.
+const PREFIX = Buffer.from('SERVED BY Node: ');
+const NEWLINE = Buffer.from('\n');
 
 // socket(2): asks the kernel for a TCP endpoint (AF_INET, SOCK_STREAM) and
 // gets back a small integer, a file descriptor. Nothing is on the network yet.
@@ -80,18 +85,19 @@ for (;;) {
   }
   try {
     // recv(2), as often as needed: TCP delivers a stream of bytes, not
-    // lines, so readLine buffers what arrives until it sees "\n" (or the
-    // client hangs up). MAX_LINE keeps a client from making us buffer
+    // lines, so readLineBytes buffers what arrives until it sees "\n" (or
+    // the client hangs up) and returns the line, without its line ending,
+    // as the bytes that came. MAX_LINE keeps a client from making us buffer
     // without end. The timeout bounds the whole line, however many recv(2)
     // calls it takes: a client that connects and says nothing, or trickles
     // a byte at a time, would otherwise stall every client behind it; this
     // turns that into an error (TimeoutError) for this client alone.
-    const line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
+    const line = client.readLineBytes(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
 
     // send(2): the kernel may take fewer bytes than offered; Socket.send
     // calls it again until everything is queued. A peer that already left
     // gives EPIPE as an error, never a SIGPIPE that would kill the server.
-    client.send(`SERVED BY Node: ${line}\n`);
+    client.send(Buffer.concat([PREFIX, line, NEWLINE]));
   } catch (err) {
     // One client's trouble (it reset the connection, timed out, sent a
     // huge line) is no reason to stop serving the next one.

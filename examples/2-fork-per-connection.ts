@@ -21,17 +21,18 @@
  * Look:     ps -o pid,stat,cmd --ppid <pid printed at start>   (one Z per request)
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
-import { Socket, ReuseAddr, _exit, fork, getpid, execSingleThreaded } from '../lib/index.ts';
+import { Socket, ReuseAddr, _exit, fork, getpid, signal, execSingleThreaded } from '../lib/index.ts';
 import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
+import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
-  about: 'Lesson 2: fork per connection.',
+  about: `Lesson 2: fork per connection.\n${SIGUSR1_IGNORED}`,
   values: {
     port: PORT_HELP,
-    timeout: 'seconds a child waits for the client to send its line (default 30)',
+    timeout: 'seconds a client has to send its whole line (default 30)',
   },
 });
 const port = portOption();
@@ -40,13 +41,18 @@ const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions:
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
+// The reply is bytes: this prefix, the client's line exactly as it came
+// (bytes that are not UTF-8 too), a newline.
+const PREFIX = Buffer.from('SERVED BY Node: ');
+const NEWLINE = Buffer.from('\n');
 
 /** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
-  let line: string;
+  let line: Buffer;
   try {
-    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
-    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError);
+    // the line as the bytes that came, not as text
+    line = client.readLineBytes(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
     // Too long a line, a silent client, or a reset: say so if the client
     // still listens (the send may fail too, and that is no news), hang up.
@@ -58,7 +64,7 @@ function handleConnection(client: Socket): void {
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.send(Buffer.concat([PREFIX, line, NEWLINE])); // send(2) until every byte is out
   client.close(); // close(2): the last fd of this connection, so the client sees EOF
 }
 
@@ -72,13 +78,21 @@ function main(): void {
   console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
   // No signal handlers at all: nothing interrupts accept(2), and no one ever
-  // collects a child's exit status.
+  // collects a child's exit status. One signal is ignored, which is not the
+  // same as handled (an ignored signal interrupts nothing): SIGUSR1, on
+  // which Node would open its debugger, a thread and a listening socket on
+  // 127.0.0.1:9229, in a process that forks.
+  signal('SIGUSR1', 'ignore'); // no debugger on a signal
+
   for (;;) {
     const client = listener.accept(); // accept(2): blocks until a client connects
 
     // fork(2): from here on two processes run this code. Each holds its own
     // copy of BOTH fds, pointing at the same open sockets in the kernel.
-    const pid = fork();
+    // fork() puts back, in the child, the signal dispositions this package
+    // changed, so the child is told to ignore SIGUSR1 itself, from its
+    // first instruction.
+    const pid = fork({ ignoreSignals: ['SIGUSR1'] });
     if (pid === 0) {
       // The child serves; it has no business with the listener.
       listener.close();

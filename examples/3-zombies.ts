@@ -40,16 +40,17 @@ import {
   execSingleThreaded,
 } from '../lib/index.ts';
 import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
+import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
-  about: 'Lesson 3: what happens without closing the duplicate fds and without reaping.',
+  about: `Lesson 3: what happens without closing the duplicate fds and without reaping.\n${SIGUSR1_IGNORED}`,
   values: {
     port: PORT_HELP,
     max: 'stop after this many connections, 1 to 1000 (default 50)',
-    timeout: 'seconds a child waits for the client to send its line (default 30)',
+    timeout: 'seconds a client has to send its whole line (default 30)',
   },
   switches: { 'no-close': 'the parent keeps its copy of every client fd too' },
 });
@@ -63,15 +64,20 @@ const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions:
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
+// The reply is bytes: this prefix, the client's line exactly as it came
+// (bytes that are not UTF-8 too), a newline.
+const PREFIX = Buffer.from('SERVED BY Node: ');
+const NEWLINE = Buffer.from('\n');
 
 let stopping = false;
 
 /** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
-  let line: string;
+  let line: Buffer;
   try {
-    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
-    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError);
+    // the line as the bytes that came, not as text
+    line = client.readLineBytes(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
     // Too long a line, a silent client, or a reset: say so if the client
     // still listens (the send may fail too, and that is no news), hang up.
@@ -83,7 +89,7 @@ function handleConnection(client: Socket): void {
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.send(Buffer.concat([PREFIX, line, NEWLINE])); // send(2) until every byte is out
   // close(2) drops the child's copy. Without --no-close that was the last
   // one and the client sees EOF; with it, the parent's copy keeps the
   // connection open.
@@ -110,6 +116,7 @@ function main(): void {
   };
   signal('SIGINT', stop);
   signal('SIGTERM', stop);
+  signal('SIGUSR1', 'ignore'); // no debugger on a signal (lesson 2)
 
   const held: Socket[] = [];
   let served = 0;
@@ -121,7 +128,7 @@ function main(): void {
       if (err instanceof InterruptedError) continue; // our stop handler ran
       throw err;
     }
-    const pid = fork(); // fork(2)
+    const pid = fork({ ignoreSignals: ['SIGUSR1'] }); // fork(2); SIGUSR1 ignored in the child too
     if (pid === 0) {
       listener.close();
       handleConnection(client);

@@ -45,13 +45,14 @@ import {
   execSingleThreaded,
 } from '../lib/index.ts';
 import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
+import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
-  about: 'Lesson 4: a SIGCHLD handler, and the EINTR that crashes the accept loop.',
-  values: { port: PORT_HELP, timeout: 'seconds a child waits for the client to send its line (default 30)' },
+  about: `Lesson 4: a SIGCHLD handler, and the EINTR that crashes the accept loop.\n${SIGUSR1_IGNORED}`,
+  values: { port: PORT_HELP, timeout: 'seconds a client has to send its whole line (default 30)' },
   switches: { 'catch-eintr': 'catch InterruptedError around accept, as lesson 5 does' },
 });
 const port = portOption();
@@ -61,13 +62,18 @@ const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions:
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
+// The reply is bytes: this prefix, the client's line exactly as it came
+// (bytes that are not UTF-8 too), a newline.
+const PREFIX = Buffer.from('SERVED BY Node: ');
+const NEWLINE = Buffer.from('\n');
 
 /** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
-  let line: string;
+  let line: Buffer;
   try {
-    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
-    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError);
+    // the line as the bytes that came, not as text
+    line = client.readLineBytes(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
     // Too long a line, a silent client, or a reset: say so if the client
     // still listens (the send may fail too, and that is no news), hang up.
@@ -79,7 +85,7 @@ function handleConnection(client: Socket): void {
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.send(Buffer.concat([PREFIX, line, NEWLINE])); // send(2) until every byte is out
   client.close(); // close(2): the last fd of this connection, so the client sees EOF
 }
 
@@ -103,6 +109,8 @@ function main(): void {
 
   // sigaction(2) without SA_RESTART, so the handler interrupts accept(2).
   signal('SIGCHLD', reapOne);
+  // Ignored, not handled, so it interrupts nothing (lesson 2).
+  signal('SIGUSR1', 'ignore'); // no debugger on a signal
 
   for (;;) {
     let client: Socket;
@@ -120,7 +128,7 @@ function main(): void {
       client = listener.accept();
     }
 
-    const pid = fork();
+    const pid = fork({ ignoreSignals: ['SIGUSR1'] }); // SIGUSR1 ignored in the child too
     if (pid === 0) {
       listener.close();
       handleConnection(client);

@@ -14,8 +14,10 @@
  *    (sigaction(2) with SA_RESTART, here `sigaction('SIGCHLD', h,
  *    { restart: true })`, would have the call restarted for us instead.)
  *
- * This is the core of examples/forking-server.ts, without its clean
- * shutdown and without the child's linger.
+ * This is the core of examples/forking-server.ts (lesson 6), which adds a
+ * clean shutdown, a linger in each child, and the care a server that people
+ * run needs: a cap on children, resource limits survived, children that die
+ * with the server.
  *
  * Run it:   npm run build
  *           node --single-threaded dist/examples/5-reap-loop.js
@@ -38,13 +40,14 @@ import {
   execSingleThreaded,
 } from '../lib/index.ts';
 import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
+import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
 execSingleThreaded();
 
 declareOptions({
-  about: 'Lesson 5: the reap loop that fixes lesson 4.',
-  values: { port: PORT_HELP, timeout: 'seconds a child waits for the client to send its line (default 30)' },
+  about: `Lesson 5: the reap loop that fixes lesson 4.\n${SIGUSR1_IGNORED}`,
+  values: { port: PORT_HELP, timeout: 'seconds a client has to send its whole line (default 30)' },
   switches: { quiet: 'do not print a line per reaped child' },
 });
 const port = portOption();
@@ -56,13 +59,18 @@ const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions:
 // A client may send at most this much before its newline: the server never
 // buffers an unbounded line.
 const MAX_LINE = 64 * 1024;
+// The reply is bytes: this prefix, the client's line exactly as it came
+// (bytes that are not UTF-8 too), a newline.
+const PREFIX = Buffer.from('SERVED BY Node: ');
+const NEWLINE = Buffer.from('\n');
 
 /** In the child: one line in, one line out, hang up. */
 function handleConnection(client: Socket): void {
-  let line: string;
+  let line: Buffer;
   try {
-    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError)
-    line = client.readLine(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
+    // recv(2) until the newline, for at most timeoutSeconds (TimeoutError);
+    // the line as the bytes that came, not as text
+    line = client.readLineBytes(MAX_LINE, { timeoutMs: Math.ceil(timeoutSeconds * 1000) });
   } catch (err) {
     // Too long a line, a silent client, or a reset: say so if the client
     // still listens (the send may fail too, and that is no news), hang up.
@@ -74,7 +82,7 @@ function handleConnection(client: Socket): void {
     client.close();
     return;
   }
-  client.send(`SERVED BY Node: ${line}\n`); // send(2) until every byte is out
+  client.send(Buffer.concat([PREFIX, line, NEWLINE])); // send(2) until every byte is out
   client.close(); // close(2): the last fd of this connection, so the client sees EOF
 }
 
@@ -108,6 +116,7 @@ function main(): void {
   console.log(`Server pid ${getpid()}; its children: ps -o pid,stat,cmd --ppid ${getpid()}`);
 
   signal('SIGCHLD', handleChildren);
+  signal('SIGUSR1', 'ignore'); // no debugger on a signal (lesson 2)
 
   for (;;) {
     let client: Socket;
@@ -118,7 +127,7 @@ function main(): void {
       if (err instanceof InterruptedError) continue;
       throw err;
     }
-    const pid = fork();
+    const pid = fork({ ignoreSignals: ['SIGUSR1'] }); // SIGUSR1 ignored in the child too
     if (pid === 0) {
       listener.close();
       handleConnection(client);

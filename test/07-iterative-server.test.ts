@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, freePort, killWatched, root, until, waitForPort, watch, type Watched } from './helpers.ts';
+import { askBytes, askLine, freePort, killWatched, root, until, waitForPort, watch, type Watched } from './helpers.ts';
 
 const script = path.join(root, 'dist', 'examples', '1-iterative-server.js');
 
@@ -67,6 +67,12 @@ test('serves clients one after another, then SIGTERM ends it', async () => {
       s.resume();
     });
     expect(await askLine(port, 'still here')).toBe('SERVED BY Node: still here\n');
+    // Bytes that are not UTF-8 come back as they were, not as U+FFFD.
+    const raw = Buffer.from([0x72, 0x80, 0xfe, 0xff, 0xc3, 0x28]);
+    const echoed = await askBytes(port, Buffer.concat([raw, Buffer.from('\n')]));
+    expect(echoed.toString('hex')).toBe(
+      Buffer.concat([Buffer.from('SERVED BY Node: '), raw, Buffer.from('\n')]).toString('hex'),
+    );
     // Anything on stderr is a per-client complaint, never a crash.
     for (const line of stderr().split('\n').filter(Boolean)) expect(line).toMatch(/^client error: /);
   } finally {

@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { SIGUSR1_IGNORED } from '../examples/tools/server-care.ts';
 import {
+  askBytes,
   askLine,
   childrenOf,
   exitOf,
@@ -62,6 +64,11 @@ function openAndAsk(port: number, line: string): { reply: Promise<string>; ended
 }
 
 afterEach(killWatched);
+
+/** The reply to a line: the prefix, the line's bytes as they came, a newline. */
+const replyTo = (line: Buffer): Buffer => Buffer.concat([Buffer.from('SERVED BY Node: '), line, Buffer.from('\n')]);
+/** A line that is not UTF-8 (a lone continuation byte, 0xfe, 0xff, a broken pair): decoded, each would become U+FFFD. */
+const RAW = Buffer.concat([Buffer.from('raw '), Buffer.from([0x80, 0xfe, 0xff, 0xc3, 0x28])]);
 
 describe('fork-per-connection', () => {
   test('serves several connections and, never reaping, leaves one zombie per connection', async () => {
@@ -196,6 +203,50 @@ describe("the lessons' handleConnection", () => {
       await collect(r);
     },
   );
+
+  test.each(lessons)('%s echoes the bytes of a line exactly, UTF-8 or not', async (name, collect) => {
+    const port = await freePort();
+    const r = start(name, ['--port', String(port)]);
+    await listening(r, port);
+    const reply = await askBytes(port, Buffer.concat([RAW, Buffer.from('\n')]));
+    expect(reply.toString('hex')).toBe(replyTo(RAW).toString('hex'));
+    await collect(r);
+  });
+});
+
+describe('SIGUSR1', () => {
+  test('5-reap-loop: SIGUSR1 opens no debugger, in the server or in a child, and interrupts nothing', async () => {
+    const port = await freePort();
+    const r = start('5-reap-loop', ['--port', String(port)]);
+    await listening(r, port);
+    // A client that connects and waits: a child serves it, and its line comes after the signals.
+    const waiting = net.connect(port, '127.0.0.1');
+    let data = '';
+    waiting.on('data', (d) => (data += d));
+    waiting.on('error', () => {});
+    const ended = new Promise<void>((res) => waiting.on('end', () => res()));
+    await new Promise<void>((res) => waiting.once('connect', () => res()));
+    const kid = await until('a child', () => childrenOf(r.pid)[0]);
+    const threads = fs.readdirSync(`/proc/${r.pid}/task`).length;
+    process.kill(r.pid, 'SIGUSR1');
+    process.kill(kid, 'SIGUSR1');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(alive(kid)).toBe(true);
+    waiting.write('usr1\n');
+    await ended;
+    expect(data).toBe('SERVED BY Node: usr1\n');
+    // Node starts its inspector only when the main thread runs JavaScript
+    // again: a request makes the server do that.
+    expect(await askLine(port, 'after usr1')).toBe('SERVED BY Node: after usr1\n');
+    await new Promise((res) => setTimeout(res, 500));
+    expect(alive(r.pid)).toBe(true);
+    expect(r.err()).not.toMatch(/Debugger/);
+    expect(fs.readdirSync(`/proc/${r.pid}/task`).length).toBe(threads);
+    waiting.destroy();
+    await until('every child reaped', () => childrenOf(r.pid).length === 0);
+    r.child.kill('SIGTERM');
+    expect(await exitOf(r)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
 });
 
 describe('client', () => {
@@ -296,6 +347,16 @@ describe('command-line options of the examples', () => {
     expect(r.out).toMatch(/--port VALUE/);
     expect(r.out).toMatch(/--linger VALUE/);
     expect(r.out).toMatch(/--timeout VALUE/);
+  });
+
+  test('--help of every program that forks says that SIGUSR1 is ignored, in the same words', () => {
+    const lines = (name: string) => run(name, ['--help']).out.split('\n');
+    expect(lines('forking-server')).toContain(`${SIGUSR1_IGNORED} SIGTERM/SIGINT stop gracefully.`);
+    for (const lesson of ['2-fork-per-connection', '3-zombies', '4-naive-sigchld', '5-reap-loop']) {
+      expect([lesson, lines(lesson)]).toEqual([lesson, expect.arrayContaining([SIGUSR1_IGNORED])]);
+    }
+    // The iterative server does not fork, and does not claim it.
+    expect(run('1-iterative-server', ['--help']).out).not.toContain('SIGUSR1');
   });
 
   test.each([

@@ -125,14 +125,19 @@ export async function waitForPort(port: number, timeoutMs = 15000): Promise<void
 }
 
 /** One request of the seed's protocol: send a line, read the reply to EOF. */
-export function askLine(port: number, line: string, timeoutMs = 10000): Promise<string> {
+export async function askLine(port: number, line: string, timeoutMs = 10000): Promise<string> {
+  return (await askBytes(port, Buffer.from(`${line}\n`), timeoutMs)).toString();
+}
+
+/** Sends `request` as it is (newline included) and resolves with every byte of the reply, to EOF. */
+export function askBytes(port: number, request: Buffer, timeoutMs = 10000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
-    let data = '';
+    const chunks: Buffer[] = [];
     s.setTimeout(timeoutMs, () => s.destroy(new Error('timeout')));
-    s.on('connect', () => s.write(line + '\n'));
-    s.on('data', (d) => (data += d));
-    s.on('end', () => resolve(data));
+    s.on('connect', () => s.write(request));
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('end', () => resolve(Buffer.concat(chunks)));
     s.on('error', reject);
   });
 }

@@ -13,7 +13,8 @@
  *   the connection stays queued; one fd held in reserve lets the server take
  *   it anyway, tell the client, and close it cleanly.
  * - {@link dieWithParent}: a child never outlives the server that forked it.
- * - {@link NO_DEBUGGER}: what the servers do about SIGUSR1.
+ * - {@link NO_DEBUGGER}: what the servers do about SIGUSR1 (the lessons
+ *   that fork say {@link SIGUSR1_IGNORED}, its first sentence).
  */
 import {
   InterruptedError,
@@ -176,8 +177,11 @@ export function compileDieWithParent(): void {
 
 /**
  * Node opens its inspector (a debugger on 127.0.0.1:9229, with a thread and
- * several fds of its own) when it receives SIGUSR1. A server ignores it, in
- * the parent and, through fork's ignoreSignals, in every child.
+ * several fds of its own) when it receives SIGUSR1. A program that forks
+ * ignores it, in the parent and, through fork's ignoreSignals, in every
+ * child, and its --help says so in these words.
  */
-export const NO_DEBUGGER =
-  'SIGUSR1 is ignored: Node would open its debugger on 127.0.0.1:9229; SIGTERM/SIGINT stop gracefully.';
+export const SIGUSR1_IGNORED = 'SIGUSR1 is ignored: Node would open its debugger on 127.0.0.1:9229.';
+
+/** What the servers' --help says about signals: {@link SIGUSR1_IGNORED}, and how they stop. */
+export const NO_DEBUGGER = `${SIGUSR1_IGNORED} SIGTERM/SIGINT stop gracefully.`;
