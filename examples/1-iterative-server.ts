@@ -17,7 +17,7 @@
  * In your own project, import from 'what-the-fork' instead of '../lib'.
  */
 import { ConnectionAbortedError, LineTooLongError, PosixError, ReuseAddr, Socket } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption, textOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption } from './tools/options.ts';
 
 // ---- settings: --port N (or PORT), --host ADDRESS, --timeout SECONDS ------------
 
@@ -25,13 +25,14 @@ declareOptions({
   about: 'Lesson 1: the iterative server, one client at a time.',
   values: {
     port: PORT_HELP,
-    host: 'address to listen on (default: every interface)',
+    host: HOST_HELP,
     timeout: 'seconds a client has to send its whole line (default 30)',
   },
 });
 const port = portOption();
-// The empty host means every interface (0.0.0.0), as the original binds.
-const host = textOption('host') ?? '';
+// This machine only (127.0.0.1) unless --host says otherwise; 0.0.0.0 is
+// every interface, as the original binds.
+const { host: listenAddress, domain } = hostOption();
 // How long one client may keep the whole server waiting for its line.
 const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
 // A client may send at most this much before its newline: the server never
@@ -45,7 +46,7 @@ const NEWLINE = Buffer.from('\n');
 
 // socket(2): asks the kernel for a TCP endpoint (AF_INET, SOCK_STREAM) and
 // gets back a small integer, a file descriptor. Nothing is on the network yet.
-const server = new Socket();
+const server = new Socket({ domain });
 
 // setsockopt(2) with SO_REUSEADDR (see socket(7)): after a restart, the old
 // server's connections linger in TIME_WAIT for a minute or so. Without this
@@ -54,7 +55,7 @@ server.setSockOpt(ReuseAddr, true);
 
 // bind(2): attaches the socket to a local address and port. This is where
 // "address already in use" (EADDRINUSE) shows up if another process holds it.
-server.bindAddr(port, host);
+server.bindAddr(port, listenAddress);
 
 // listen(2): turns the socket into a passive one. From here on the kernel
 // completes TCP handshakes by itself and queues the finished connections,

@@ -22,7 +22,7 @@
  * Stop it:  Ctrl-C (no handler: SIGINT's default action ends the process)
  */
 import { Socket, ReuseAddr, _exit, fork, getpid, signal, execSingleThreaded } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption } from './tools/options.ts';
 import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
@@ -32,10 +32,12 @@ declareOptions({
   about: `Lesson 2: fork per connection.\n${SIGUSR1_IGNORED}`,
   values: {
     port: PORT_HELP,
+    host: HOST_HELP,
     timeout: 'seconds a client has to send its whole line (default 30)',
   },
 });
 const port = portOption();
+const { host: listenAddress, domain } = hostOption();
 // A client that connects and says nothing must not hold its child for ever.
 const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
 // A client may send at most this much before its newline: the server never
@@ -69,9 +71,9 @@ function handleConnection(client: Socket): void {
 }
 
 function main(): void {
-  const listener = new Socket(); // socket(2)
+  const listener = new Socket({ domain }); // socket(2)
   listener.setSockOpt(ReuseAddr, true); // setsockopt(2) SO_REUSEADDR
-  listener.bindAddr(port); // bind(2)
+  listener.bindAddr(port, listenAddress); // bind(2)
   listener.listen(); // listen(2)
   const [host, boundPort] = listener.getLocalAddr(); // getsockname(2)
   console.log(`Listening on: ${host}:${boundPort}`);

@@ -39,7 +39,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption, switchOption } from './tools/options.ts';
 import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
@@ -49,12 +49,14 @@ declareOptions({
   about: `Lesson 3: what happens without closing the duplicate fds and without reaping.\n${SIGUSR1_IGNORED}`,
   values: {
     port: PORT_HELP,
+    host: HOST_HELP,
     max: 'stop after this many connections, 1 to 1000 (default 50)',
     timeout: 'seconds a client has to send its whole line (default 30)',
   },
   switches: { 'no-close': 'the parent keeps its copy of every client fd too' },
 });
 const port = portOption();
+const { host: listenAddress, domain } = hostOption();
 // Keep this well under the pid and fd limits: the point is to look, not to
 // exhaust the machine.
 const maxConnections = option('max', 50, { min: 1, max: 1000 });
@@ -97,9 +99,9 @@ function handleConnection(client: Socket): void {
 }
 
 function main(): void {
-  const listener = new Socket();
+  const listener = new Socket({ domain });
   listener.setSockOpt(ReuseAddr, true);
-  listener.bindAddr(port);
+  listener.bindAddr(port, listenAddress);
   listener.listen();
   const [host, boundPort] = listener.getLocalAddr();
   const me = getpid();

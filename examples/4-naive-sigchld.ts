@@ -44,7 +44,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption, switchOption } from './tools/options.ts';
 import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
@@ -52,10 +52,15 @@ execSingleThreaded();
 
 declareOptions({
   about: `Lesson 4: a SIGCHLD handler, and the EINTR that crashes the accept loop.\n${SIGUSR1_IGNORED}`,
-  values: { port: PORT_HELP, timeout: 'seconds a client has to send its whole line (default 30)' },
+  values: {
+    port: PORT_HELP,
+    host: HOST_HELP,
+    timeout: 'seconds a client has to send its whole line (default 30)',
+  },
   switches: { 'catch-eintr': 'catch InterruptedError around accept, as lesson 5 does' },
 });
 const port = portOption();
+const { host: listenAddress, domain } = hostOption();
 const catchEintr = switchOption('catch-eintr');
 // A client that connects and says nothing must not hold its child for ever.
 const timeoutSeconds = option('timeout', 30, { min: 0.001, max: 3600, fractions: true });
@@ -99,9 +104,9 @@ function reapOne(): void {
 }
 
 function main(): void {
-  const listener = new Socket();
+  const listener = new Socket({ domain });
   listener.setSockOpt(ReuseAddr, true);
-  listener.bindAddr(port);
+  listener.bindAddr(port, listenAddress);
   listener.listen();
   const [host, boundPort] = listener.getLocalAddr();
   console.log(`Listening on: ${host}:${boundPort}`);

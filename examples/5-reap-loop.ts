@@ -39,7 +39,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption, switchOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption, switchOption } from './tools/options.ts';
 import { SIGUSR1_IGNORED } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
@@ -47,10 +47,15 @@ execSingleThreaded();
 
 declareOptions({
   about: `Lesson 5: the reap loop that fixes lesson 4.\n${SIGUSR1_IGNORED}`,
-  values: { port: PORT_HELP, timeout: 'seconds a client has to send its whole line (default 30)' },
+  values: {
+    port: PORT_HELP,
+    host: HOST_HELP,
+    timeout: 'seconds a client has to send its whole line (default 30)',
+  },
   switches: { quiet: 'do not print a line per reaped child' },
 });
 const port = portOption();
+const { host: listenAddress, domain } = hostOption();
 // Printing a line per reaped child is the blog's way; --quiet drops it for
 // load runs.
 const quiet = switchOption('quiet');
@@ -107,9 +112,9 @@ function handleChildren(): void {
 }
 
 function main(): void {
-  const listener = new Socket();
+  const listener = new Socket({ domain });
   listener.setSockOpt(ReuseAddr, true);
-  listener.bindAddr(port);
+  listener.bindAddr(port, listenAddress);
   listener.listen();
   const [host, boundPort] = listener.getLocalAddr();
   console.log(`Listening on: ${host}:${boundPort}`);

@@ -46,7 +46,7 @@ import {
   waitpid,
   execSingleThreaded,
 } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption } from './tools/options.ts';
 import {
   BUSY,
   Episode,
@@ -71,6 +71,7 @@ declareOptions({
   about: `The forking server: one child per connection, reaped on SIGCHLD.\n${NO_DEBUGGER}`,
   values: {
     port: PORT_HELP,
+    host: HOST_HELP,
     linger: 'seconds a child stays after its reply, standing in for work (default 3)',
     timeout: 'seconds a client has to send its whole line (default 30)',
     'max-children': 'children at most at a time; at the cap, new clients wait in the kernel queue (default 128)',
@@ -78,6 +79,7 @@ declareOptions({
   },
 });
 const port = portOption();
+const { host: listenAddress, domain } = hostOption();
 const lingerSeconds = option('linger', 3, { max: 3600, fractions: true });
 // A client that connects and says nothing, or trickles a byte now and then,
 // must not hold its child (and a clean shutdown, which waits for the
@@ -96,7 +98,7 @@ const MAX_LINE = 64 * 1024;
 
 // The listening socket lives at module level so the shutdown handler can
 // reach it, like the global socket of the original program.
-const listener = new Socket();
+const listener = new Socket({ domain });
 let running = true;
 // A second SIGINT/SIGTERM: stop waiting for the children.
 let hurry = false;
@@ -328,7 +330,7 @@ function main(): void {
   // setsockopt(2) SO_REUSEADDR: a restarted server can bind at once, even
   // while connections of the previous run sit in TIME_WAIT.
   listener.setSockOpt(ReuseAddr, true);
-  listener.bindAddr(port); // bind(2) to 0.0.0.0:port
+  listener.bindAddr(port, listenAddress); // bind(2) to --host:port
   listener.listen(); // listen(2): the kernel now completes handshakes for us
   // One fd in reserve for EMFILE (server-care.ts), taken before the banner
   // so that the fds the server holds from then on stay the same.

@@ -70,7 +70,7 @@ import {
   type WaitStatus,
   execSingleThreaded,
 } from '../lib/index.ts';
-import { PORT_HELP, declareOptions, option, portOption } from './tools/options.ts';
+import { declareOptions, HOST_HELP, hostOption, option, PORT_HELP, portOption } from './tools/options.ts';
 import { BUSY, Episode, NO_DEBUGGER, SpareFd, backOff, dieWithParent, isPressure } from './tools/server-care.ts';
 
 // Restart node with --single-threaded when it is missing (docs/fork-in-node.md).
@@ -80,12 +80,14 @@ declareOptions({
   about: `The prefork server: N workers forked up front, all accepting on one listener.\n${NO_DEBUGGER}`,
   values: {
     port: PORT_HELP,
+    host: HOST_HELP,
     workers: 'how many workers, 1 to 64 (default 2)',
     timeout: 'seconds a client has to send its whole line (default 10)',
     grace: 'seconds workers get to finish after SIGTERM/SIGINT, then SIGKILL (default 10)',
   },
 });
 const port = portOption();
+const { host: listenAddress, domain } = hostOption();
 const workerCount = option('workers', 2, { min: 1, max: 64 });
 // A client that trickles a byte every few seconds must not hold a worker
 // for ever: the whole line, however many recv(2) calls it takes, must
@@ -93,7 +95,7 @@ const workerCount = option('workers', 2, { min: 1, max: 64 });
 const timeoutMs = Math.ceil(option('timeout', 10, { min: 0.001, max: 3600, fractions: true }) * 1000);
 const graceSeconds = option('grace', 10, { max: 3600, fractions: true });
 
-const listener = new Socket();
+const listener = new Socket({ domain });
 
 // ---- the worker ----------------------------------------------------------------
 
@@ -448,7 +450,7 @@ function stopWorkers(): void {
 
 function main(): void {
   listener.setSockOpt(ReuseAddr, true); // setsockopt(2)
-  listener.bindAddr(port); // bind(2)
+  listener.bindAddr(port, listenAddress); // bind(2)
   listener.listen(); // listen(2): before the fork, so every worker inherits a listening socket
   const [host, boundPort] = listener.getLocalAddr();
   console.log(`Listening on: ${host}:${boundPort}`);

@@ -266,7 +266,7 @@ test('the forking server runs from the installed package, answers, and stops on 
     }),
   );
   await until(`"Listening on" from the server:\n${server.out()}${server.err()}`, () =>
-    server.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+    server.out().includes(`Listening on: 127.0.0.1:${port}\n`),
   );
   expect(await askLine(port, 'hello')).toBe('SERVED BY Node: hello\n');
   server.child.kill('SIGTERM');

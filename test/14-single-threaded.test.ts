@@ -24,7 +24,7 @@ test('forking-server.js run without the flag restarts itself with it, keeps its 
     child.stdout!.on('data', (d) => (out += d));
     const end = Date.now() + 20000;
     while (!out.includes('Listening on:') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    expect(out).toContain(`Listening on: 0.0.0.0:${port}`);
+    expect(out).toContain(`Listening on: 127.0.0.1:${port}`);
     // The same process (pid), now with the flag on its command line.
     const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
     expect(cmdline).toContain('--single-threaded');

@@ -41,7 +41,7 @@ function alive(pid: number): boolean {
 async function startServer(port: number, args: string[], group = false): Promise<Watched> {
   const r = startExample('forking-server', ['--port', String(port), ...args], { group });
   await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
-    r.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+    r.out().includes(`Listening on: 127.0.0.1:${port}\n`),
   );
   return r;
 }
@@ -255,10 +255,33 @@ describe('forking-server: a silent client and the port it reports', () => {
 
   test('--port 0: the kernel picks the port, and the banner shows that one', async () => {
     const server = startExample('forking-server', ['--port', '0', '--linger', '0']);
-    const port = Number(await until('the banner', () => /^Listening on: 0\.0\.0\.0:(\d+)$/m.exec(server.out())?.[1]));
+    const port = Number(await until('the banner', () => /^Listening on: 127\.0\.0\.1:(\d+)$/m.exec(server.out())?.[1]));
     expect(port).toBeGreaterThan(0);
     expect(await askLine(port, 'zero')).toBe('SERVED BY Node: zero\n');
     process.kill(server.pid, 'SIGTERM');
     expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+  });
+
+  test('--host: 127.0.0.1 unless told; IPv6 and every interface on request; anything else refused', async () => {
+    for (const [host, banner] of [
+      ['::1', /^Listening on: ::1:(\d+)$/m],
+      ['0.0.0.0', /^Listening on: 0\.0\.0\.0:(\d+)$/m],
+    ] as const) {
+      const server = startExample('forking-server', ['--port', '0', '--linger', '0', '--host', host]);
+      const port = Number(await until('the banner', () => banner.exec(server.out())?.[1]));
+      const answer = await new Promise<string>((resolve, reject) => {
+        const c = net.connect({ port, host: host === '::1' ? '::1' : '127.0.0.1' }, () => c.end('v6 or all\n'));
+        let got = '';
+        c.on('data', (d) => (got += d));
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+      expect(answer).toBe('SERVED BY Node: v6 or all\n');
+      process.kill(server.pid, 'SIGTERM');
+      expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+    }
+    const bad = startExample('forking-server', ['--host', 'localhost']);
+    expect(await exitOf(bad)).toEqual({ code: 2, signal: null });
+    expect(bad.err()).toMatch(/--host wants an IPv4 or IPv6 address, got 'localhost'/);
   });
 });

@@ -47,7 +47,7 @@ describe('WTF_TRACE=1 on the forking server', () => {
   test('accept, fork, the child’s recv/send/close under its own pid, the reap', async () => {
     const port = await freePort();
     const server = startServer(port, { WTF_TRACE: '1' });
-    await until('the banner', () => server.out().includes(`Listening on: 0.0.0.0:${port}`));
+    await until('the banner', () => server.out().includes(`Listening on: 127.0.0.1:${port}`));
 
     const { reply, localPort } = await ask(port, 'hello');
     expect(reply).toBe('SERVED BY Node: hello\n');
@@ -63,7 +63,7 @@ describe('WTF_TRACE=1 on the forking server', () => {
     const sock = lines.find((l) => l.startsWith(`[pid ${P}] socket(`));
     expect(sock).toMatch(new RegExp(`^\\[pid ${P}\\] socket\\(AF_INET, SOCK_STREAM\\) = \\d+$`));
     const lfd = Number(/= (\d+)$/.exec(sock ?? '')?.[1]);
-    expect(lines).toContain(`[pid ${P}] bind(${lfd}, 0.0.0.0:${port}) = 0`);
+    expect(lines).toContain(`[pid ${P}] bind(${lfd}, 127.0.0.1:${port}) = 0`);
 
     // The accept that the client's connection ended names the client's port.
     const acceptLine = lines.find((l) => l.endsWith(`(127.0.0.1:${localPort})`));
@@ -104,7 +104,7 @@ describe('WTF_TRACE=1 on the forking server', () => {
   test('off by default: the same run prints nothing on stderr', async () => {
     const port = await freePort();
     const server = startServer(port, {});
-    await until('the banner', () => server.out().includes(`Listening on: 0.0.0.0:${port}`));
+    await until('the banner', () => server.out().includes(`Listening on: 127.0.0.1:${port}`));
     expect((await ask(port, 'quiet')).reply).toBe('SERVED BY Node: quiet\n');
     await until('the reap', () => server.out().includes('is shutting down'));
     server.child.kill('SIGTERM');

@@ -62,7 +62,7 @@ async function startServer(
   const port = await freePort();
   const r = startExample(name, ['--port', String(port), ...args]);
   await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
-    r.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+    r.out().includes(`Listening on: 127.0.0.1:${port}\n`),
   );
   return Object.assign(r, { port });
 }
@@ -345,7 +345,7 @@ describe('4. no orphan, no hang at shutdown', () => {
       startFixture('subreaper', { args: [...args.slice(0, 1), '--port', String(port), ...args.slice(1)] }),
     );
     const server = Number(await until('the server pid', () => /^subreaper: started (\d+)$/m.exec(reaper.out())?.[1]));
-    await until('the banner', () => reaper.out().includes(`Listening on: 0.0.0.0:${port}\n`));
+    await until('the banner', () => reaper.out().includes(`Listening on: 127.0.0.1:${port}\n`));
     return { reaper, server, port };
   }
 
@@ -364,7 +364,7 @@ describe('4. no orphan, no hang at shutdown', () => {
     for (const w of workers) expect(reaper.out()).toContain(`subreaper: reaped ${w} signaled SIGKILL`);
     const again = startExample('prefork-server', ['--port', String(port), '--workers', '1']);
     await until(`a restart on port ${port}:\n${again.out()}${again.err()}`, () =>
-      again.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+      again.out().includes(`Listening on: 127.0.0.1:${port}\n`),
     );
     expect(await askLine(port, 'after')).toBe(`${PREFIX}after\n`);
   });
@@ -398,7 +398,7 @@ describe('4. no orphan, no hang at shutdown', () => {
     const port = r.port;
     const restart = startExample('prefork-server', ['--port', String(port), '--workers', '1']);
     await until(`a restart on port ${port}:\n${restart.out()}${restart.err()}`, () =>
-      restart.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+      restart.out().includes(`Listening on: 127.0.0.1:${port}\n`),
     );
   });
 
@@ -515,7 +515,7 @@ describe('6. logs never stop', () => {
     );
     fs.closeSync(wfd);
     await until(`the banner:\n${cat.out()}${server.err()}`, () =>
-      cat.out().includes(`Listening on: 0.0.0.0:${port}\n`),
+      cat.out().includes(`Listening on: 127.0.0.1:${port}\n`),
     );
     return { server, cat, port, fifo };
   }

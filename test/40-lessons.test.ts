@@ -33,7 +33,7 @@ function alive(pid: number): boolean {
 
 async function listening(r: Watched, port: number): Promise<void> {
   await until(`"Listening on" from ${r.pid}:\n${r.out()}${r.err()}`, () =>
-    r.out().includes(`Listening on: 0.0.0.0:${port}`),
+    r.out().includes(`Listening on: 127.0.0.1:${port}`),
   );
 }
 
@@ -385,7 +385,7 @@ describe('command-line options of the examples', () => {
   test('--port=N works like --port N', async () => {
     const port = await freePort();
     const server = startExample('2-fork-per-connection', [`--port=${port}`]);
-    await until('the banner', () => server.out().includes(`Listening on: 0.0.0.0:${port}\n`));
+    await until('the banner', () => server.out().includes(`Listening on: 127.0.0.1:${port}\n`));
     expect(await askLine(port, 'eq')).toBe('SERVED BY Node: eq\n');
   });
 });

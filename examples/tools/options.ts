@@ -6,6 +6,7 @@
  * missing value or a bad number ends the program with a message and exit
  * status 2; `--help` prints what the program takes and exits.
  */
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 export interface OptionsSpec {
@@ -104,3 +105,18 @@ export function portOption(): number {
 
 /** What `--port` means, for {@link declareOptions}. */
 export const PORT_HELP = 'TCP port to listen on (default 9093; or PORT in the environment; 0: any free port)';
+
+/** What `--host` means, for {@link declareOptions}. */
+export const HOST_HELP =
+  'IPv4 or IPv6 address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 or :: for every interface)';
+
+/**
+ * The address to listen on, --host, 127.0.0.1 by default (a lesson is not
+ * a service for the network), and the address family it belongs to.
+ */
+export function hostOption(): { host: string; domain: 'AF_INET' | 'AF_INET6' } {
+  const host = textOption('host') ?? '127.0.0.1';
+  const version = net.isIP(host);
+  if (version === 0) fail(`--host wants an IPv4 or IPv6 address, got '${host}'`);
+  return { host, domain: version === 6 ? 'AF_INET6' : 'AF_INET' };
+}
