@@ -17,7 +17,9 @@ import {
   killWatched,
   root,
   startExample,
+  startFixture,
   until,
+  watch,
   zombiesOf,
   type Watched,
 } from './helpers.ts';
@@ -25,6 +27,19 @@ import {
 /** Starts an example; what is left running is killed after each test. */
 function start(name: string, args: string[], singleThreaded = true): Watched {
   return startExample(name, args, { singleThreaded });
+}
+
+/**
+ * Starts an example below a subreaper (test/fixtures/subreaper.ts), for a
+ * lesson that never reaps: once the lesson is stopped, its zombies pass to
+ * the subreaper, which reaps them and exits, instead of to pid 1. Returns
+ * the subreaper and the lesson's own pid.
+ */
+async function startReaped(name: string, args: string[]): Promise<{ sub: Watched; pid: number }> {
+  const file = path.join(root, 'dist', 'examples', `${name}.js`);
+  const sub = watch(startFixture('subreaper', { args: [file, ...args] }));
+  const pid = Number(await until('the lesson started', () => /^subreaper: started (\d+)$/m.exec(sub.out())?.[1]));
+  return { sub, pid };
 }
 
 function alive(pid: number): boolean {
@@ -73,16 +88,19 @@ const RAW = Buffer.concat([Buffer.from('raw '), Buffer.from([0x80, 0xfe, 0xff, 0
 describe('fork-per-connection', () => {
   test('serves several connections and, never reaping, leaves one zombie per connection', async () => {
     const port = await freePort();
-    const r = start('2-fork-per-connection', ['--port', String(port)]);
-    await listening(r, port);
+    const { sub, pid } = await startReaped('2-fork-per-connection', ['--port', String(port)]);
+    await until('the banner', () => sub.out().includes(`Listening on: 127.0.0.1:${port}`));
     for (let i = 0; i < 3; i++) expect(await askLine(port, `seq ${i}`)).toBe(`SERVED BY Node: seq ${i}\n`);
     const together = await Promise.all([0, 1, 2, 3].map((i) => askLine(port, `par ${i}`)));
     expect(together).toEqual([0, 1, 2, 3].map((i) => `SERVED BY Node: par ${i}\n`));
-    const zombies = await until('7 zombies', () => zombiesOf(r.pid).length >= 7 && zombiesOf(r.pid));
+    const zombies = await until('7 zombies', () => zombiesOf(pid).length >= 7 && zombiesOf(pid));
     expect(zombies).toHaveLength(7);
-    expect(r.out()).toContain(`ps -o pid,stat,cmd --ppid ${r.pid}`);
-    r.child.kill('SIGTERM');
-    expect(await exitOf(r)).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(sub.out()).toContain(`ps -o pid,stat,cmd --ppid ${pid}`);
+    process.kill(pid, 'SIGTERM');
+    // The lesson and its 7 zombies, all reaped by the subreaper, which then exits.
+    expect(await exitOf(sub)).toEqual({ code: 0, signal: null });
+    expect(sub.out()).toContain(`subreaper: reaped ${pid} signaled SIGTERM`);
+    expect(sub.out().match(/^subreaper: reaped /gm)).toHaveLength(8);
   });
 });
 
@@ -384,8 +402,10 @@ describe('command-line options of the examples', () => {
 
   test('--port=N works like --port N', async () => {
     const port = await freePort();
-    const server = startExample('2-fork-per-connection', [`--port=${port}`]);
-    await until('the banner', () => server.out().includes(`Listening on: 127.0.0.1:${port}\n`));
+    const { sub, pid } = await startReaped('2-fork-per-connection', [`--port=${port}`]);
+    await until('the banner', () => sub.out().includes(`Listening on: 127.0.0.1:${port}\n`));
     expect(await askLine(port, 'eq')).toBe('SERVED BY Node: eq\n');
+    process.kill(pid, 'SIGTERM');
+    expect(await exitOf(sub)).toEqual({ code: 0, signal: null });
   });
 });
