@@ -87,3 +87,6 @@ export type { BlockingOptions, InterruptPolicy } from './blocking';
 
 // The syscall trace.
 export { setTrace, isTracing } from './trace';
+
+// The calls that wait, as Promises (also `what-the-fork/promises`).
+export * as promises from './promises';

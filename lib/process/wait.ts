@@ -53,9 +53,22 @@ export interface WaitOptions extends Pick<BlockingOptions, 'onInterrupt'> {
 // starts with an empty set, made on its first use.
 const forked = perProcess(() => new Set<number>());
 
+const forkListeners = new Set<(pid: number) => void>();
+
 /** Records a child fork() just made. Not exported from the package. */
 export function addForkedChild(pid: number): void {
   forked().add(pid);
+  for (const fn of forkListeners) fn(pid);
+}
+
+/**
+ * Calls `fn` with the pid of every child fork() makes from now on, until the
+ * returned function is called (the promise waitpid(-1) watches new children
+ * too). Not exported from the package.
+ */
+export function onForkedChild(fn: (pid: number) => void): () => void {
+  forkListeners.add(fn);
+  return () => forkListeners.delete(fn);
 }
 
 function decode(r: NativeWaitStatus): WaitStatus {

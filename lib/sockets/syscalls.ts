@@ -8,6 +8,7 @@ import { C, native } from '../addon';
 import { InterruptedError } from '../errors';
 import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking';
 import { traced } from '../trace';
+import { beforeClose } from './closing';
 import { checkBool, checkBytes, checkChoice, checkFd, checkInt, checkOptions } from '../validate';
 import {
   AF_INET,
@@ -63,7 +64,8 @@ export interface FdFlags {
   cloexec?: boolean;
 }
 
-function fdFlags(options: unknown): number {
+/** The SOCK_NONBLOCK / SOCK_CLOEXEC bits of `options`. Not exported from the package. */
+export function fdFlags(options: unknown): number {
   const o = checkOptions(options);
   let flags = 0;
   if (o.nonblock !== undefined && checkBool(o.nonblock, 'options.nonblock')) flags |= C.SOCK_NONBLOCK;
@@ -318,6 +320,7 @@ export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | 
  */
 export function close(fd: number): void {
   checkFd(fd);
+  beforeClose(fd);
   traced(
     'close',
     () => `${fd}`,
@@ -415,6 +418,7 @@ export function dup(fd: number): number {
 export function dup2(fd: number, newFd: number): number {
   checkFd(fd);
   checkFd(newFd, 'newFd');
+  if (fd !== newFd) beforeClose(newFd, 'dup2');
   return traced(
     'dup2',
     () => `${fd}, ${newFd}`,
