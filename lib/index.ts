@@ -88,5 +88,9 @@ export type { BlockingOptions, InterruptPolicy } from './blocking';
 // The syscall trace.
 export { setTrace, isTracing } from './trace';
 
+// Hand-off with node:net, both ways.
+export { toNetSocket, toNetServer, fdOf, isHandedOff, HandedOffError } from './net/handoff';
+export type { ToNetSocketOptions } from './net/handoff';
+
 // The calls that wait, as Promises (also `what-the-fork/promises`).
 export * as promises from './promises';

@@ -20,6 +20,11 @@ export function releaseOnClose(hook: Hook): void {
   releasers.push(hook);
 }
 
+/** Lets go of the per-fd state of `fd` without closing it (the fd changes owner). */
+export function releaseFd(fd: number, syscall = 'close'): void {
+  for (const h of releasers) h(fd, syscall);
+}
+
 /** Runs before close(2) (or dup2(2) onto `fd`): first the refusals, then the releases. */
 export function beforeClose(fd: number, syscall = 'close'): void {
   for (const h of refusers) h(fd, syscall);
