@@ -9,6 +9,7 @@
         "native/posix/signals.cc",
         "native/posix/blocking.cc",
         "native/posix/nowait.cc",
+        "native/posix/fdpass.cc",
         "native/binding/binding.cc",
         "native/binding/args.cc",
         "native/binding/sockets.cc",
@@ -17,7 +18,8 @@
         "native/binding/loop.cc",
         "native/binding/constants.cc",
         "native/binding/poll.cc",
-        "native/binding/nowait.cc"
+        "native/binding/nowait.cc",
+        "native/binding/fdpass.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

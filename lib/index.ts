@@ -45,6 +45,8 @@ export {
   isCloseOnExec,
 } from './sockets/syscalls';
 export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls';
+export { sendFds, recvFds, sendto, recvfrom, MAX_PASSED_FDS } from './sockets/fdpass';
+export type { SendMsgOptions, RecvMsgOptions, ReceivedMessage } from './sockets/fdpass';
 export { setsockopt, getsockopt } from './sockets/options';
 export type { Linger, SocketOptionValues, SocketOption } from './sockets/options';
 export { Socket, LineTooLongError, ReuseAddr, ReusePort, KeepAlive, NoDelay } from './sockets/socket-class';

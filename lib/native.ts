@@ -185,6 +185,32 @@ export interface Native {
   recvNow(fd: number, maxBytes: number, flags: number): Buffer | null;
   /** pidfd_open(2): a fd that turns readable when `pid` exits. */
   pidfdOpen(pid: number): number;
+  /**
+   * sendmsg(2) with fds (SCM_RIGHTS) and an optional address; flags MSG_MORE | MSG_DONTWAIT.
+   * With nowait, -1 when it would have to wait.
+   */
+  sendmsg(
+    fd: number,
+    data: Uint8Array,
+    fds: number[],
+    address: NativeAddress | null,
+    flags: number,
+    timeoutMs: number,
+    nowait: boolean,
+  ): number;
+  /**
+   * recvmsg(2): bytes, up to maxFds fds (more, or MSG_CTRUNC: all closed, EMSGSIZE) and the sender's
+   * address; flags MSG_DONTWAIT. With nowait, null when nothing is there.
+   */
+  recvmsg(
+    fd: number,
+    maxBytes: number,
+    maxFds: number,
+    flags: number,
+    cloexec: boolean,
+    timeoutMs: number,
+    nowait: boolean,
+  ): { data: Buffer; fds: number[]; address: NativeAddressOut } | null;
 }
 
 /** The package root: the nearest folder above this file whose package.json names this package. */

@@ -12,6 +12,8 @@
  */
 export { accept, connect, send, sendAll, recv } from './sockets';
 export type { AsyncAcceptOptions, AsyncConnectOptions, AsyncSendOptions, AsyncRecvOptions } from './sockets';
+export { sendFds, recvFds, sendto, recvfrom } from './fdpass';
+export type { AsyncSendMsgOptions, AsyncRecvMsgOptions } from './fdpass';
 export { sleep, waitpid, wait } from './process';
 export type { AsyncWaitOptions } from './process';
 export { Socket } from './socket-class';

@@ -149,6 +149,9 @@ Value ConnectResult(const CallbackInfo& info);
 Value SendNow(const CallbackInfo& info);
 Value RecvNow(const CallbackInfo& info);
 Value PidfdOpen(const CallbackInfo& info);
+// fdpass.cc
+Value SendMsg(const CallbackInfo& info);
+Value RecvMsg(const CallbackInfo& info);
 // constants.cc
 Napi::Object Constants(Napi::Env env);
 

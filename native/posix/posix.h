@@ -86,6 +86,21 @@ ssize_t nowait_recv(int fd, void* buf, size_t len, int flags);
 // close-on-exec.
 int sys_pidfd_open(int pid);
 
+// ---- messages with fds or addresses (fdpass.cc) ----------------------------
+
+// SCM_MAX_FD: the most fds one message may carry.
+constexpr int kMaxPassedFds = 253;
+// sendmsg(2) with `nfds` fds (SCM_RIGHTS) and, for an unconnected datagram
+// socket, an address (`to`, may be null). w == nullptr never waits.
+ssize_t sys_sendmsg(int fd, const void* buf, size_t len, const int* fds, int nfds, const Addr* to, int flags,
+                    Wait* w);
+// recvmsg(2): up to `len` bytes and up to `maxfds` fds (close-on-exec with
+// `cloexec`), and the sender's address when `from` is not null. A message
+// with more fds than `maxfds`, or a truncated control message (MSG_CTRUNC),
+// closes every fd that arrived and returns -EMSGSIZE.
+ssize_t sys_recvmsg(int fd, void* buf, size_t len, int* fds, int maxfds, int* nfds, Addr* from, bool cloexec,
+                    int flags, Wait* w);
+
 // ---- processes (process.cc) ------------------------------------------------
 
 int sys_waitpid(int pid, int options, int* status);
