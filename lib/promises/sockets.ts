@@ -10,9 +10,9 @@
 import { C, native } from '../addon';
 import { errnoNumber, makeError } from '../errors';
 import { traced } from '../trace';
-import { checkBytes, checkFd, checkInt } from '../validate';
+import { checkBool, checkBytes, checkFd, checkInt } from '../validate';
 import { formatAddress, fromNative, toNative, type SocketAddress } from '../sockets/addresses';
-import { fdFlags, type AcceptOptions, type RecvOptions, type SendOptions } from '../sockets/syscalls';
+import type { AcceptOptions, RecvOptions, SendOptions } from '../sockets/syscalls';
 import type { BlockingOptions } from '../blocking';
 import { checkAsyncOptions, type AsyncOptions } from './abort';
 import { asCall, Call, READABLE, WRITABLE } from './readiness';
@@ -65,7 +65,9 @@ export async function accept(
 ): Promise<{ fd: number; address: SocketAddress }> {
   checkFd(fd);
   const o = checkAsyncOptions(options);
-  const flags = fdFlags({ nonblock: o.nonblock, cloexec: o.cloexec });
+  let flags = 0;
+  if (o.nonblock !== undefined && checkBool(o.nonblock, 'options.nonblock')) flags |= C.SOCK_NONBLOCK;
+  if (o.cloexec !== undefined && checkBool(o.cloexec, 'options.cloexec')) flags |= C.SOCK_CLOEXEC;
   const tryNow = (): { fd: number; address: SocketAddress } | null => {
     const r = traced(
       'accept',

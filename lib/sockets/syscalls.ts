@@ -64,8 +64,7 @@ export interface FdFlags {
   cloexec?: boolean;
 }
 
-/** The SOCK_NONBLOCK / SOCK_CLOEXEC bits of `options`. Not exported from the package. */
-export function fdFlags(options: unknown): number {
+function fdFlags(options: unknown): number {
   const o = checkOptions(options);
   let flags = 0;
   if (o.nonblock !== undefined && checkBool(o.nonblock, 'options.nonblock')) flags |= C.SOCK_NONBLOCK;
