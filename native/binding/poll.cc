@@ -42,17 +42,23 @@ void on_poll(uv_poll_t* h, int status, int events) {
   AddonData* d = w->data;
   PollState* ps = d->poll;
   if (!ps || ps->on_ready.IsEmpty()) return;
-  Napi::Env env(d->env);
-  Napi::HandleScope scope(env);
-  // JavaScript may release this watch from inside the hook; nothing here
-  // touches `w` after the call.
+  napi_env env = d->env;
   // A hang-up or an error reads as "ready": the call tried again reports it.
   int ready = (events & (UV_READABLE | UV_DISCONNECT) ? contract::kPollReadable : 0) |
               (events & UV_WRITABLE ? contract::kPollWritable : 0);
-  ps->on_ready.MakeCallback(
-      env.Global(),
-      {Napi::Number::New(env, w->fd), Napi::Number::New(env, status), Napi::Number::New(env, ready)},
-      ps->ctx);
+  // The plain C calls, whose failures are statuses: a worker being
+  // terminated fails them all, and no C++ exception may leave a libuv
+  // callback. JavaScript may release this watch from inside the hook;
+  // nothing here touches `w` after the call.
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3], global, fn, result;
+  if (napi_create_int32(env, w->fd, &argv[0]) == napi_ok &&
+      napi_create_int32(env, status, &argv[1]) == napi_ok &&
+      napi_create_int32(env, ready, &argv[2]) == napi_ok && napi_get_global(env, &global) == napi_ok &&
+      napi_get_reference_value(env, ps->on_ready, &fn) == napi_ok && fn != nullptr)
+    napi_make_callback(env, ps->ctx, global, fn, 3, argv, &result);
+  napi_close_handle_scope(env, scope);
 }
 
 void close_watch(FdWatch* w) {
