@@ -9,7 +9,7 @@ import { blocking, type BlockingOptions } from '../blocking';
 import { signalName } from '../signals/names';
 import { traced } from '../trace';
 import { checkBool, checkInt, checkInterruptPolicy, checkOptions } from '../validate';
-import { perProcess } from './self';
+import { onForkedChildStart, perProcess } from './self';
 
 /** waitpid(2) WNOHANG: return at once (pid 0) when no child changed state. */
 export const WNOHANG = C.WNOHANG;
@@ -54,6 +54,8 @@ export interface WaitOptions extends Pick<BlockingOptions, 'onInterrupt'> {
 const forked = perProcess(() => new Set<number>());
 
 const forkListeners = new Set<(pid: number) => void>();
+// A forked child's children are its own: the parent's listeners stay behind.
+onForkedChildStart(() => forkListeners.clear());
 
 /** Records a child fork() just made. Not exported from the package. */
 export function addForkedChild(pid: number): void {

@@ -10,10 +10,19 @@ import { errnoNumber, isErrno, makeError } from '../errors';
 import { checkBool, checkInt, checkOptions, describe } from '../validate';
 import { forkedChildren, onForkedChild, waitpid as waitNow, WNOHANG, type WaitStatus } from '../process/wait';
 import { close } from '../sockets/syscalls';
+import { onForkedChildStart } from '../process/self';
 import { abortError, checkAsyncOptions, type AsyncOptions } from './abort';
 import { Call, READABLE } from './readiness';
 
 const ECHILD = errnoNumber('ECHILD') as number;
+
+// The pidfds of the waits in progress. A forked child closes its copies:
+// the parent's children are not its own.
+const pidfds = new Set<number>();
+onForkedChildStart(() => {
+  for (const fd of pidfds) native.close(fd);
+  pidfds.clear();
+});
 const ETIMEDOUT = errnoNumber('ETIMEDOUT') as number;
 
 /**
@@ -125,6 +134,7 @@ function watchChildren(pid: number, pids: number[], o: AsyncWaitOptions): Promis
       stopForks();
       for (const { pidfd, call } of open.values()) {
         call.end();
+        pidfds.delete(pidfd);
         close(pidfd); // a wait still pending on it rejects with EBADF, ignored
       }
       open.clear();
@@ -135,6 +145,7 @@ function watchChildren(pid: number, pids: number[], o: AsyncWaitOptions): Promis
       if (!w) return;
       open.delete(p);
       w.call.end();
+      pidfds.delete(w.pidfd);
       close(w.pidfd);
       if (open.size === 0) finish(() => reject(makeError(ECHILD, 'waitpid', { pid })));
     };
@@ -148,6 +159,7 @@ function watchChildren(pid: number, pids: number[], o: AsyncWaitOptions): Promis
         return finish(() => reject(err));
       }
       const timeout = (): Error => makeError(ETIMEDOUT, 'waitpid', { pid, timedOut: true });
+      pidfds.add(pidfd);
       const call = new Call(pidfd, 'waitpid', o, timeout);
       open.set(p, { pidfd, call });
       call.wait(READABLE).then(

@@ -7,6 +7,7 @@
  */
 import { C, native } from '../addon';
 import { makeError, errnoNumber } from '../errors';
+import { onForkedChildStart } from '../process/self';
 import { releaseOnClose } from '../sockets/closing';
 import { abortError, type AsyncOptions } from './abort';
 
@@ -87,6 +88,16 @@ export class Call {
     s.reject(this.failure);
   }
 
+  /**
+   * In a forked child: this call was the parent's. It never settles here
+   * (as a thread that was waiting does not exist in the child), and its
+   * timer and abort listener go.
+   */
+  orphan(): void {
+    this.settle = undefined;
+    this.end();
+  }
+
   /** The fd is ready: the wait in progress resolves. */
   ready(): void {
     const s = this.settle;
@@ -163,6 +174,17 @@ native.pollHook((fd, status, events) => {
     call.ready();
   }
   narrowSoon();
+});
+
+// A forked child starts with no watch: the calls waiting at the fork were
+// the parent's, and libuv would go on watching the parent's fds for them
+// (uv_loop_fork keeps every handle). Their handles are closed; the fds stay.
+onForkedChildStart(() => {
+  for (const [fd, w] of watches) {
+    native.pollRelease(fd);
+    for (const call of w.waiting) call.orphan();
+  }
+  watches.clear();
 });
 
 // Closing a fd through this package: its watch is closed first, and every

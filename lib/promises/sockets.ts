@@ -78,7 +78,14 @@ export async function accept(
     return r && { fd: r.fd, address: fromNative(r.address) };
   };
   const first = tryNow();
-  if (first) return first;
+  if (first) {
+    // A loop of accepts whose connections are already queued would
+    // otherwise run from microtask to microtask and starve every other
+    // callback of the process (timers, node:http, the reaping of children)
+    // for as long as clients keep coming: one turn of the loop per accept.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return first;
+  }
   return asCall(new Call(fd, 'accept', o, timedOut('accept', fd), socketTimeout(fd, C.SO_RCVTIMEO)), async (call) => {
     for (;;) {
       await call.wait(READABLE);
