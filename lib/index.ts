@@ -94,5 +94,9 @@ export { setTrace, isTracing } from './trace';
 export { toNetSocket, toNetServer, fdOf, isHandedOff, HandedOffError } from './net/handoff';
 export type { ToNetSocketOptions } from './net/handoff';
 
-// The calls that wait, as Promises (also `what-the-fork/promises`).
+/**
+ * The calls that wait, as Promises (also `what-the-fork/promises`): same
+ * names, arguments and errors as the blocking calls, plus `{ signal,
+ * timeoutMs }`; the waiting happens on the event loop.
+ */
 export * as promises from './promises';
