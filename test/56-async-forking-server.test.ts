@@ -5,10 +5,9 @@
  * keeps answering while 200 connections go through; afterwards every child
  * is reaped, and SIGTERM ends it with status 0 and no zombie.
  */
-import { spawn } from 'node:child_process';
 import * as http from 'node:http';
-import * as path from 'node:path';
-import { root, sleepMs, startExample, until, zombiesOf } from './helpers';
+import { sleepMs, startExample, until, zombiesOf } from './helpers';
+import { runLoadClient } from './load-client';
 
 function getStatus(port: number): Promise<{ alive: number; served: number; reaped: number }> {
   return new Promise((resolve, reject) => {
@@ -27,24 +26,7 @@ test('serves 200 connections, the status page answers throughout, every child re
   await until('the banner', () => /Status on: /.test(server.out()), 20000);
   const port = Number(/Listening on: [\d.]+:(\d+)/.exec(server.out())?.[1]);
   const statusPort = Number(/Status on: [\d.]+:(\d+)/.exec(server.out())?.[1]);
-  const client = spawn(
-    process.execPath,
-    [
-      path.join(root, 'dist', 'examples', 'tools', 'client.js'),
-      '--port',
-      String(port),
-      '--connections',
-      '200',
-      '--concurrency',
-      '16',
-      '--timeout',
-      '100',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  client.stdout.on('data', (d) => (out += d));
-  const clientDone = new Promise<number | null>((r) => client.on('close', r));
+  const clientDone = runLoadClient(port, 200);
   let running = true;
   void clientDone.then(() => (running = false));
   const answers: number[] = [];
@@ -54,7 +36,8 @@ test('serves 200 connections, the status page answers throughout, every child re
     answers.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 100));
   }
-  expect(await clientDone).toBe(0);
+  const { code, out } = await clientDone;
+  expect(code).toBe(0);
   expect(out).toMatch(/ok=200 errors=0/);
   expect(answers.length).toBeGreaterThanOrEqual(1);
   for (let i = 0; i < 100 && (await getStatus(statusPort)).reaped !== 200; i++) await sleepMs(200);

@@ -5,9 +5,8 @@
  * reply; SIGTERM ends the workers (their channels close) and the master
  * with status 0, and no zombie is left.
  */
-import { spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { root, startExample, until, zombiesOf } from './helpers';
+import { startExample, until, zombiesOf } from './helpers';
+import { runLoadClient } from './load-client';
 
 test('1,000 connections through 2 workers fed by descriptor passing, then a clean SIGTERM', async () => {
   const server = startExample('fd-passing-server', ['--port', '0', '--workers', '2']);
@@ -15,24 +14,8 @@ test('1,000 connections through 2 workers fed by descriptor passing, then a clea
   const port = Number(/Listening on: [\d.]+:(\d+)/.exec(server.out())?.[1]);
   const workers = (/Workers: ([\d ]+)/.exec(server.out())?.[1] ?? '').trim().split(' ').map(Number);
   expect(workers).toHaveLength(2);
-  const client = spawn(
-    process.execPath,
-    [
-      path.join(root, 'dist', 'examples', 'tools', 'client.js'),
-      '--port',
-      String(port),
-      '--connections',
-      '1000',
-      '--concurrency',
-      '16',
-      '--timeout',
-      '100',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  client.stdout.on('data', (d) => (out += d));
-  expect(await new Promise((r) => client.on('close', r))).toBe(0);
+  const { code, out } = await runLoadClient(port, 1000);
+  expect(code).toBe(0);
   expect(out).toMatch(/ok=1000 errors=0/);
   server.child.kill('SIGTERM');
   expect(await server.exited).toEqual({ code: 0, signal: null });
