@@ -188,6 +188,39 @@ describe('every call that waits: abort, timeout, close while pending', () => {
       },
     },
     {
+      name: 'Socket.accept',
+      setup() {
+        const { fd, port } = listener();
+        const server = new p.Socket({ fd });
+        return {
+          fd,
+          start: (o) => server.accept(o),
+          unblock: async () => {
+            const [c] = track(socket('AF_INET', 'SOCK_STREAM'));
+            await p.connect(c, { family: 'AF_INET', address: '127.0.0.1', port });
+            const s = await server.accept();
+            track(s.fd);
+            expect(s).toBeInstanceOf(p.Socket);
+          },
+        };
+      },
+    },
+    {
+      name: 'Socket.send',
+      setup() {
+        const [a, b] = fullPair();
+        const s = new p.Socket({ fd: a, domain: 'AF_UNIX' });
+        return {
+          fd: a,
+          start: (o) => s.send('more', o),
+          unblock: async () => {
+            for (let got = 0; got < 1;) got += (await p.recv(b, 1 << 20, { timeoutMs: 5000 })).length;
+            expect(await s.send('x', { timeoutMs: 5000 })).toBe(1);
+          },
+        };
+      },
+    },
+    {
       name: 'Socket.readLine',
       setup() {
         const [a, b] = pair();

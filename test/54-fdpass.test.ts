@@ -10,6 +10,7 @@ import {
   dup,
   getsockname,
   isCloseOnExec,
+  MSG_DONTWAIT,
   pipe,
   PosixError,
   recvFds,
@@ -88,6 +89,36 @@ describe.each(['SOCK_STREAM', 'SOCK_DGRAM'] as const)('%s', (type) => {
     expect(await pending).toMatchObject({ code: 'EBADF' });
     close(a);
   });
+});
+
+test('async sendFds on a full socket and recvfrom: timeout, abort, close while pending', async () => {
+  const [a, b] = socketpair('AF_UNIX', 'SOCK_DGRAM');
+  const [r, w] = pipe();
+  // Fill the datagram queue until a send would wait.
+  for (;;) {
+    const n = await p.sendFds(a, 'x', [w], { flags: MSG_DONTWAIT }).catch(() => -1);
+    if (n < 0) break;
+  }
+  await expect(p.sendFds(a, 'x', [w], { timeoutMs: 30 })).rejects.toBeInstanceOf(TimeoutError);
+  const ac = new AbortController();
+  const aborted = p.sendFds(a, 'x', [w], { signal: ac.signal });
+  ac.abort();
+  await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+  const pending = p.sendFds(a, 'x', [w]).catch((e: unknown) => e);
+  await new Promise((res) => setTimeout(res, 20));
+  close(a);
+  expect(await pending).toMatchObject({ code: 'EBADF' });
+  // Every queued message's fd is closed with the socket that holds it.
+  close(b);
+  const s = socket('AF_INET', 'SOCK_DGRAM');
+  bind(s, { family: 'AF_INET', address: '127.0.0.1', port: 0 });
+  await expect(p.recvfrom(s, 10, { timeoutMs: 30 })).rejects.toBeInstanceOf(TimeoutError);
+  const pendingFrom = p.recvfrom(s, 10).catch((e: unknown) => e);
+  await new Promise((res) => setTimeout(res, 20));
+  close(s);
+  expect(await pendingFrom).toMatchObject({ code: 'EBADF' });
+  close(r);
+  close(w);
 });
 
 test('sendto/recvfrom on unconnected datagram sockets, blocking and async', async () => {
