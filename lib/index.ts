@@ -47,6 +47,8 @@ export {
   dropNewConnections,
 } from './sockets/syscalls.ts';
 export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls.ts';
+export { sendFds, recvFds, sendto, recvfrom, MAX_PASSED_FDS } from './sockets/fdpass.ts';
+export type { SendMsgOptions, RecvMsgOptions, ReceivedMessage } from './sockets/fdpass.ts';
 export { setsockopt, getsockopt } from './sockets/options.ts';
 export type { Linger, SocketOptionValues, SocketOption } from './sockets/options.ts';
 export { Socket, LineTooLongError, ReuseAddr, ReusePort, KeepAlive, NoDelay } from './sockets/socket-class.ts';
@@ -91,3 +93,14 @@ export type { BlockingOptions, InterruptPolicy } from './blocking.ts';
 
 // The syscall trace.
 export { setTrace, isTracing } from './trace.ts';
+
+// Hand-off with node:net, both ways.
+export { toNetSocket, toNetServer, fdOf, isHandedOff, HandedOffError } from './net/handoff.ts';
+export type { ToNetSocketOptions } from './net/handoff.ts';
+
+/**
+ * The calls that wait, as Promises (also `what-the-fork/promises`): same
+ * names, arguments and errors as the blocking calls, plus `{ signal,
+ * timeoutMs }`; the waiting happens on the event loop.
+ */
+export * as promises from './promises/index.ts';

@@ -105,6 +105,8 @@ export const CONSTANT_NAMES = [
   'DISPOSITION_HANDLE',
   'DRAIN_BEFORE_EXIT',
   'DRAIN_EXIT',
+  'POLL_READABLE',
+  'POLL_WRITABLE',
 ] as const;
 export type ConstantName = (typeof CONSTANT_NAMES)[number];
 
@@ -170,6 +172,53 @@ export interface Native {
    * DRAIN_EXIT); with start (the default) also starts the watcher.
    */
   watchLoopDrain(start?: boolean): Int32Array;
+  // The promise API (native/binding/poll.cc, nowait.cc).
+  /** The hook the event loop calls when a watched fd is ready: events as POLL_* bits; status < 0 an error. */
+  pollHook(onReady: (fd: number, status: number, events: number) => void): void;
+  /** Watches `fd` for POLL_READABLE | POLL_WRITABLE; 0 stops the watch (the handle is kept). */
+  pollWatch(fd: number, events: number): void;
+  /** Closes the watch of `fd`, if any (before the fd is closed); returns whether there was one. */
+  pollRelease(fd: number): boolean;
+  /** How many fds have a watch, and how many of those are started. */
+  pollStats(): { watches: number; active: number };
+  /** accept4(2) that never waits: null when nothing is queued. */
+  acceptNow(fd: number, flags: number): { fd: number; address: NativeAddressOut } | null;
+  /** connect(2) that never waits: true when connected, false while the handshake goes on. */
+  connectNow(fd: number, address: NativeAddress): boolean;
+  /** Throws the error a finished handshake ended with (SO_ERROR), if any. */
+  connectResult(fd: number, address: NativeAddress): void;
+  /** send(2) with MSG_DONTWAIT: the bytes sent, or -1 when the buffer is full. */
+  sendNow(fd: number, data: Uint8Array, flags: number): number;
+  /** recv(2) with MSG_DONTWAIT: null when nothing is there; empty at end of stream. */
+  recvNow(fd: number, maxBytes: number, flags: number): Buffer | null;
+  /** pidfd_open(2): a fd that turns readable when `pid` exits. */
+  pidfdOpen(pid: number): number;
+  /**
+   * sendmsg(2) with fds (SCM_RIGHTS) and an optional address; flags MSG_MORE | MSG_DONTWAIT.
+   * With nowait, -1 when it would have to wait.
+   */
+  sendmsg(
+    fd: number,
+    data: Uint8Array,
+    fds: number[],
+    address: NativeAddress | null,
+    flags: number,
+    timeoutMs: number,
+    nowait: boolean,
+  ): number;
+  /**
+   * recvmsg(2): bytes, up to maxFds fds (more, or MSG_CTRUNC: all closed, EMSGSIZE) and the sender's
+   * address; flags MSG_DONTWAIT. With nowait, null when nothing is there.
+   */
+  recvmsg(
+    fd: number,
+    maxBytes: number,
+    maxFds: number,
+    flags: number,
+    cloexec: boolean,
+    timeoutMs: number,
+    nowait: boolean,
+  ): { data: Buffer; fds: number[]; address: NativeAddressOut } | null;
 }
 
 /**

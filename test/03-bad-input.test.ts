@@ -97,6 +97,10 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['setsockopt', (fd) => raw.setsockopt(fd as number, 'SO_REUSEADDR', true)],
     ['getsockopt', (fd) => raw.getsockopt(fd as number, 'SO_REUSEADDR')],
     ['dropNewConnections', (fd) => raw.dropNewConnections(fd as number)],
+    ['sendFds', (fd) => raw.sendFds(fd as number, 'x', [])],
+    ['recvFds', (fd) => raw.recvFds(fd as number, 16, 1)],
+    ['sendto', (fd) => raw.sendto(fd as number, 'x', loopback)],
+    ['recvfrom', (fd) => raw.recvfrom(fd as number, 16)],
   ];
   for (const [fn, call] of fdFirst) {
     for (const [what, value, expected] of badFds) cases.push([`${fn}(${what})`, () => call(value), expected]);

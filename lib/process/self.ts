@@ -16,10 +16,23 @@ export function currentPid(): number {
   return cachedPid || (cachedPid = native.getpid());
 }
 
+const childStartHooks: (() => void)[] = [];
+
+/**
+ * Runs `fn` in every child this package forks, right after fork(2), for
+ * state that must not outlive the fork (the promise API's watches and
+ * pidfds). Kept short: it runs in the child's first instructions. Not
+ * exported from the package.
+ */
+export function onForkedChildStart(fn: () => void): void {
+  childStartHooks.push(fn);
+}
+
 /** Called in the child right after fork(2) returned 0 there. Not exported from the package. */
 export function becomeForkedChild(): void {
   forked = true;
   cachedPid = 0;
+  for (const fn of childStartHooks) fn();
 }
 
 /**

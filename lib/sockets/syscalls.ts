@@ -9,6 +9,7 @@ import { InterruptedError, PosixError } from '../errors.ts';
 import type { NativeAddressOut } from '../native.ts';
 import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking.ts';
 import { traced } from '../trace.ts';
+import { beforeClose } from './closing.ts';
 import {
   ArgValueError,
   checkBool,
@@ -363,6 +364,7 @@ export function shutdown(fd: number, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' | 
  */
 export function close(fd: number): void {
   checkFd(fd);
+  beforeClose(fd);
   traced(
     'close',
     () => `${fd}`,
@@ -459,6 +461,7 @@ export function dup(fd: number): number {
 export function dup2(fd: number, newFd: number): number {
   checkFd(fd);
   checkFd(newFd, 'newFd');
+  if (fd !== newFd) beforeClose(newFd, 'dup2');
   return traced(
     'dup2',
     () => `${fd}, ${newFd}`,

@@ -99,6 +99,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"reassertSignals", ReassertSignals},
     // the event loop
     {"watchLoopDrain", WatchLoopDrain},
+    // the promise API: readiness watches, calls that never wait
+    {"pollHook", PollHook},       {"pollWatch", PollWatch},     {"pollRelease", PollRelease},
+    {"pollStats", PollStats},     {"acceptNow", AcceptNow},     {"connectNow", ConnectNow},
+    {"connectResult", ConnectResult}, {"sendNow", SendNow},     {"recvNow", RecvNow},
+    {"pidfdOpen", PidfdOpen},
+    // messages with fds (SCM_RIGHTS) or addresses
+    {"sendmsg", SendMsg},         {"recvmsg", RecvMsg},
   };
   // clang-format on
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

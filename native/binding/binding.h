@@ -21,6 +21,9 @@ using Napi::Value;
 
 // ---- state per environment (binding.cc) --------------------------------
 
+// The promise API's readiness watches (poll.cc).
+struct PollState;
+
 // One per environment that loaded the addon. The main thread's also owns
 // what is process-wide by nature: the signal wake fd's watcher, the
 // reassert check and, in a forked child, the loop-drain watcher (loop.cc).
@@ -41,6 +44,7 @@ struct AddonData {
   uv_prepare_t* drain = nullptr;
   uv_idle_t* drain_idle = nullptr;
   bool drain_suspect = false;
+  PollState* poll = nullptr;  // one uv_poll_t per fd a promise waits on
   int open_handles = 0;
   napi_async_cleanup_hook_handle teardown_hook = nullptr;
   void (*on_all_closed)(AddonData*) = nullptr;
@@ -88,6 +92,10 @@ void start_drain_watch(AddonData* d);
 // Closes every handle this environment opened; `done` runs once all are
 // closed (at once when there are none).
 void close_handles(AddonData* d, void (*done)(AddonData*));
+// A handle this environment counted in open_handles has closed.
+void handle_closed(AddonData* d);
+// Closes every readiness watch of the promise API (poll.cc).
+void close_fd_watches(AddonData* d);
 // Learns the address of libuv's signal handler (see signals.cc).
 void probe_libuv_handler(uv_loop_t* loop);
 
@@ -133,6 +141,21 @@ Value SignalRestarts(const CallbackInfo& info);
 Value ReassertSignals(const CallbackInfo& info);
 // loop.cc
 Value WatchLoopDrain(const CallbackInfo& info);
+// poll.cc
+Value PollHook(const CallbackInfo& info);
+Value PollWatch(const CallbackInfo& info);
+Value PollRelease(const CallbackInfo& info);
+Value PollStats(const CallbackInfo& info);
+// nowait.cc
+Value AcceptNow(const CallbackInfo& info);
+Value ConnectNow(const CallbackInfo& info);
+Value ConnectResult(const CallbackInfo& info);
+Value SendNow(const CallbackInfo& info);
+Value RecvNow(const CallbackInfo& info);
+Value PidfdOpen(const CallbackInfo& info);
+// fdpass.cc
+Value SendMsg(const CallbackInfo& info);
+Value RecvMsg(const CallbackInfo& info);
 // constants.cc
 Napi::Object Constants(Napi::Env env);
 

@@ -38,6 +38,7 @@ Napi::Object Constants(Napi::Env env) {
   WTF_CONTRACT("DISPOSITION_IGNORE", kDispositionIgnore);
   WTF_CONTRACT("DISPOSITION_HANDLE", kDispositionHandle);
   WTF_CONTRACT("DRAIN_BEFORE_EXIT", kDrainBeforeExit), WTF_CONTRACT("DRAIN_EXIT", kDrainExit);
+  WTF_CONTRACT("POLL_READABLE", kPollReadable), WTF_CONTRACT("POLL_WRITABLE", kPollWritable);
 #undef WTF_CONTRACT
   return c;
 }

@@ -14,5 +14,7 @@ enum Disposition : int { kDispositionPrevious = 0, kDispositionIgnore = 1, kDisp
 // The forked child's loop-drain watcher: which of Node's exit steps it asks
 // JavaScript for.
 enum DrainPhase : int { kDrainIdle = 0, kDrainBeforeExit = 1, kDrainExit = 2 };
+// The promise API's readiness watch (poll.cc): which events a call waits for.
+enum PollEvents : int { kPollReadable = 1, kPollWritable = 2 };
 
 }  // namespace wtf::contract

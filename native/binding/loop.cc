@@ -128,9 +128,15 @@ void start_drain_watch(AddonData* d) {
   uv_prepare_start(d->drain, on_drain_prepare);
 }
 
+void handle_closed(AddonData* d) { closed_one(d); }
+
 void close_handles(AddonData* d, void (*done)(AddonData*)) {
   d->on_all_closed = done;
-  if (d->open_handles == 0) return done(d);
+  if (d->open_handles == 0) {
+    close_fd_watches(d);  // frees the state; no handle of its own is open
+    return done(d);
+  }
+  close_fd_watches(d);
   close_one(d->wake);
   close_one(d->reassert);
   close_one(d->drain);

@@ -77,6 +77,37 @@ int sys_getsockopt_linger(int fd, bool* onoff, int* seconds);
 // for none (wait forever). The one place the socket timeout is read.
 int socket_timeout_ms(int fd, int opt);
 
+// ---- calls that never wait (nowait.cc), for the promise API ---------------
+
+// Each tries once: -EAGAIN when it would have to wait (-EINPROGRESS for a
+// connect that started), never -EINTR. accept and connect set O_NONBLOCK
+// for the one call only, so the fd's own mode (shared by forked children)
+// stays as it was.
+int nowait_accept(int fd, int flags, Addr* peer);
+int nowait_connect(int fd, const Addr& a);
+// The result of a connect that went on in the kernel (SO_ERROR): 0 or -errno.
+int nowait_connect_result(int fd);
+ssize_t nowait_send(int fd, const void* buf, size_t len, int flags);
+ssize_t nowait_recv(int fd, void* buf, size_t len, int flags);
+// pidfd_open(2) (Linux 5.3): a fd that becomes readable when `pid` exits;
+// close-on-exec.
+int sys_pidfd_open(int pid);
+
+// ---- messages with fds or addresses (fdpass.cc) ----------------------------
+
+// SCM_MAX_FD: the most fds one message may carry.
+constexpr int kMaxPassedFds = 253;
+// sendmsg(2) with `nfds` fds (SCM_RIGHTS) and, for an unconnected datagram
+// socket, an address (`to`, may be null). w == nullptr never waits.
+ssize_t sys_sendmsg(int fd, const void* buf, size_t len, const int* fds, int nfds, const Addr* to, int flags,
+                    Wait* w);
+// recvmsg(2): up to `len` bytes and up to `maxfds` fds (close-on-exec with
+// `cloexec`), and the sender's address when `from` is not null. A message
+// with more fds than `maxfds`, or a truncated control message (MSG_CTRUNC),
+// closes every fd that arrived and returns -EMSGSIZE.
+ssize_t sys_recvmsg(int fd, void* buf, size_t len, int* fds, int maxfds, int* nfds, Addr* from, bool cloexec,
+                    int flags, Wait* w);
+
 // ---- processes (process.cc) ------------------------------------------------
 
 int sys_waitpid(int pid, int options, int* status);
