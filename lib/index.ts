@@ -52,7 +52,7 @@ export type { SocketInit } from './sockets/socket-class';
 import './sockets/rehearsal';
 
 // Processes: fork, exec, wait, and who this process is.
-export { getpid, getppid, isForkedChild } from './process/self';
+export { getpid, getppid, isForkedChild, setParentDeathSignal } from './process/self';
 export { fork, NotSingleThreadedError } from './process/fork';
 export type { ForkOptions } from './process/fork';
 export { execve, execSingleThreaded, _exit } from './process/exec';
@@ -87,3 +87,6 @@ export type { BlockingOptions, InterruptPolicy } from './blocking';
 
 // The syscall trace.
 export { setTrace, isTracing } from './trace';
+
+// The prefork server (docs/prefork.md).
+export * from './prefork';

@@ -151,6 +151,8 @@ export interface Native {
   execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): NativeWaitStatus;
   kill(pid: number, signal: number): void;
+  /** prctl(PR_SET_PDEATHSIG, signal); 0 clears it. */
+  setPdeathsig(signal: number): void;
   /** disposition: a DISPOSITION_* constant; flags: SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT. */
   sigaction(signal: number, disposition: number, flags: number): void;
   takeSignals(): number[];

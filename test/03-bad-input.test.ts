@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as raw from '../lib';
 import * as sockopts from '../lib/sockets/options';
 import * as syscalls from '../lib/sockets/syscalls';
-import { BadFileDescriptorError, kill, PosixError, signal, sigaction, waitpid } from '../lib';
+import { BadFileDescriptorError, kill, PosixError, setParentDeathSignal, signal, sigaction, waitpid } from '../lib';
 import { fdCount, runFixture } from './helpers';
 
 type Expect = [typeof TypeError | typeof RangeError | typeof PosixError, string | RegExp];
@@ -261,6 +261,10 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['kill(signal -1)', () => kill(nobody, -1), R('"signal"')],
     ['kill(signal NaN)', () => kill(nobody, NaN), R('"signal"')],
     ['kill(signal an object)', () => kill(nobody, {} as never), T('"signal"')],
+    ['setParentDeathSignal(unknown)', () => setParentDeathSignal('SIGFOO'), R('"signal"')],
+    ['setParentDeathSignal(65)', () => setParentDeathSignal(65), R('"signal"')],
+    ['setParentDeathSignal(-1)', () => setParentDeathSignal(-1), R('"signal"')],
+    ['setParentDeathSignal(null)', () => setParentDeathSignal(null as never), T('"signal"')],
     ['signal(unknown)', () => signal('SIGFOO' as never, 'default'), R('"signal"')],
     ['signal(0)', () => signal(0, 'default'), R('"signal"')],
     ['signal(NaN)', () => signal(NaN, 'default'), R('"signal"')],
@@ -285,7 +289,8 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     // getpid() and getppid() take no arguments and cannot fail.
     const untestable = new Set(['getpid', 'getppid']);
     expect(functions.filter((f) => !covered.has(f) && !untestable.has(f))).toEqual([]);
-    for (const f of ['waitpid', 'kill', 'signal', 'sigaction']) expect(covered.has(f)).toBe(true);
+    for (const f of ['waitpid', 'kill', 'setParentDeathSignal', 'signal', 'sigaction'])
+      expect(covered.has(f)).toBe(true);
   });
 
   test('each bad call throws the expected class, naming the argument; nothing leaks; the process lives', () => {

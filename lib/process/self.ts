@@ -7,6 +7,8 @@
  * copied), so it is kept to that.
  */
 import { native } from '../addon';
+import { signalName, signalNumber } from '../signals/names';
+import { traced } from '../trace';
 
 let cachedPid = 0;
 let forked = false;
@@ -63,4 +65,25 @@ export function getpid(): number {
  */
 export function getppid(): number {
   return native.getppid();
+}
+
+/**
+ * prctl(2) PR_SET_PDEATHSIG: asks the kernel to send this process `sig`
+ * (a name or number; 0 clears it) when its parent dies, however it dies,
+ * SIGKILL included. The setting is per child: fork(2) clears it in a new
+ * child, execve(2) keeps it. Call it in a forked child, then compare
+ * {@link getppid} with the parent's pid: a parent that died before the
+ * call sends nothing.
+ * @throws RangeError/TypeError naming "signal" for an unknown signal;
+ *   PosixError (EINVAL) if the kernel refuses
+ * Teaches: a worker need not poll to notice that its master is gone; the
+ *   kernel can tell it, which is how a prefork master avoids orphans.
+ */
+export function setParentDeathSignal(sig: string | number): void {
+  const signo = signalNumber(sig, 'signal', true);
+  traced(
+    'prctl',
+    () => `PR_SET_PDEATHSIG, ${signo === 0 ? 0 : signalName(signo)}`,
+    () => native.setPdeathsig(signo),
+  );
 }

@@ -92,7 +92,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"getpid", GetPid},           {"getppid", GetPpid},         {"sleep", Sleep},
     {"fork", Fork},               {"markHeapForkable", MarkHeapForkable},
     {"_exit", Exit},              {"execve", Execve},           {"waitpid", WaitPid},
-    {"kill", Kill},
+    {"kill", Kill},               {"setPdeathsig", SetPdeathsig},
     // signals
     {"sigaction", Sigaction},     {"takeSignals", TakeSignals}, {"signalRestarts", SignalRestarts},
     {"reassertSignals", ReassertSignals},

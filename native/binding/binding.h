@@ -122,6 +122,7 @@ Value Exit(const CallbackInfo& info);
 Value Execve(const CallbackInfo& info);
 Value WaitPid(const CallbackInfo& info);
 Value Kill(const CallbackInfo& info);
+Value SetPdeathsig(const CallbackInfo& info);
 // signals.cc
 Value Sigaction(const CallbackInfo& info);
 Value TakeSignals(const CallbackInfo& info);

@@ -147,4 +147,11 @@ Value Kill(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (signal): prctl(PR_SET_PDEATHSIG); 0 clears it.
+Value SetPdeathsig(const CallbackInfo& info) {
+  int sig = int_arg(info, 0, "signal", 0, NSIG - 1);
+  check(info.Env(), sys_set_pdeathsig(sig), "prctl");
+  return info.Env().Undefined();
+}
+
 }  // namespace wtf::binding

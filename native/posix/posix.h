@@ -74,6 +74,8 @@ int socket_timeout_ms(int fd, int opt);
 
 int sys_waitpid(int pid, int options, int* status);
 int sys_kill(int pid, int sig);
+// prctl(PR_SET_PDEATHSIG): the signal this process gets when its parent dies (0: none).
+int sys_set_pdeathsig(int sig);
 [[noreturn]] void sys_exit_now(int code);
 // execve(2); returns -errno only when it fails.
 int sys_execve(const char* path, char* const argv[], char* const envp[]);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +52,10 @@ int sys_waitpid(int pid, int options, int* status) {
 }
 
 int sys_kill(int pid, int sig) { return kill(pid, sig) < 0 ? -errno : 0; }
+
+int sys_set_pdeathsig(int sig) {
+  return prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(sig), 0, 0, 0) < 0 ? -errno : 0;
+}
 
 void sys_exit_now(int code) { _exit(code); }
 
