@@ -169,3 +169,25 @@ export function closeQuietly(fd: number): void {
     // already closed
   }
 }
+
+/**
+ * The fds a command line and the environment hand over as listening
+ * sockets: systemd's (when LISTEN_PID is this process), a predecessor's
+ * (WHAT_THE_FORK_FDS) and `--listen fd:N`. Only those that are open.
+ * Never throws.
+ */
+export function inheritedListenFds(argv: string[], env: NodeJS.ProcessEnv = process.env): number[] {
+  const fds = [
+    ...systemdFds(env),
+    ...(env[INHERITED_FDS_ENV] ?? '')
+      .split(',')
+      .filter((s) => s !== '')
+      .map(Number),
+  ];
+  argv.forEach((a, i) => {
+    const text = a.startsWith('--listen=') ? a.slice(9) : a === '--listen' || a === '-l' ? argv[i + 1] : undefined;
+    const m = text === undefined ? null : /^fd:(\d+)$/.exec(text);
+    if (m) fds.push(Number(m[1]));
+  });
+  return fds.filter((fd) => Number.isInteger(fd) && fd > 2 && fs.existsSync(`/proc/self/fd/${fd}`));
+}
