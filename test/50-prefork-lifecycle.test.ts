@@ -117,6 +117,29 @@ test('echo worker function, not preloaded: serves the line protocol; TERM stops 
   expect(m.workerPids().filter(isAlive)).toEqual([]);
 });
 
+test('HUP without preload loads the changed app; with preload the master keeps the app it imported', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-reload-'));
+  const file = path.join(dir, 'app.js');
+  try {
+    const write = (v: string): void => fs.writeFileSync(file, `module.exports = (req, res) => res.end('${v}');\n`);
+    write('v1');
+    const m = start(['serve', file, '--listen', '127.0.0.1:0', '--workers', '1', '--no-preload']);
+    const p = start(['serve', file, '--listen', '127.0.0.1:0', '--workers', '1']);
+    const [port, pport] = [await m.port(), await p.port()];
+    await m.waitFor(/ready: 1 workers/);
+    await p.waitFor(/ready: 1 workers/);
+    expect([await get(port), await get(pport)]).toEqual(['v1', 'v1']);
+    write('v2');
+    m.signal('SIGHUP');
+    p.signal('SIGHUP');
+    await m.waitFor(/exited \(exit status 0\)/);
+    await p.waitFor(/exited \(exit status 0\)/);
+    expect([await get(port), await get(pport)]).toEqual(['v2', 'v1']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the library face: PreforkServer with an app function and hooks as options', async () => {
   const m = start(['127.0.0.1:0', '2'], {
     command: [process.execPath, '--single-threaded', fixturePath('prefork-apps/lib-user')],
