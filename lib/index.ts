@@ -45,7 +45,7 @@ export {
   isCloseOnExec,
 } from './sockets/syscalls';
 export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls';
-export { setsockopt, getsockopt } from './sockets/options';
+export { setsockopt, getsockopt, attachDropFilter } from './sockets/options';
 export type { Linger, SocketOptionValues, SocketOption } from './sockets/options';
 export { Socket, LineTooLongError, ReuseAddr, ReusePort, KeepAlive, NoDelay } from './sockets/socket-class';
 export type { SocketInit } from './sockets/socket-class';

@@ -139,6 +139,8 @@ export interface Native {
   getsockopt(fd: number, level: number, option: number, kind: number): number | { onoff: boolean; linger: number };
   /** SO_RCVTIMEO / SO_SNDTIMEO of the fd in milliseconds; -1 for none. */
   socketTimeout(fd: number, option: number): number;
+  /** setsockopt(SO_ATTACH_FILTER) with a program that drops every packet. */
+  attachDropFilter(fd: number): void;
   getpid(): number;
   getppid(): number;
   /** Returns 0 when it slept the whole time, else the milliseconds left. */

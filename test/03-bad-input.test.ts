@@ -96,6 +96,7 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['isCloseOnExec', (fd) => raw.isCloseOnExec(fd as number)],
     ['setsockopt', (fd) => raw.setsockopt(fd as number, 'SO_REUSEADDR', true)],
     ['getsockopt', (fd) => raw.getsockopt(fd as number, 'SO_REUSEADDR')],
+    ['attachDropFilter', (fd) => raw.attachDropFilter(fd as number)],
   ];
   for (const [fn, call] of fdFirst) {
     for (const [what, value, expected] of badFds) cases.push([`${fn}(${what})`, () => call(value), expected]);

@@ -11,17 +11,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { childrenOf, askLine, fixturePath } from './helpers';
-import { Master, app, isAlive, until } from './prefork-helpers';
+import { Master, app, isAlive, until, useMasters } from './prefork-helpers';
 
-const masters: Master[] = [];
-const start = (argv: string[], opts?: ConstructorParameters<typeof Master>[1]): Master => {
-  const m = new Master(argv, opts);
-  masters.push(m);
-  return m;
-};
-afterEach(async () => {
-  for (const m of masters.splice(0)) await m.kill();
-});
+const start = useMasters();
 
 function get(port: number, urlPath = '/', host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {

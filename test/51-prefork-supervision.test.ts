@@ -7,18 +7,10 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { askLine } from './helpers';
-import { BIN, Master, app, isAlive, until } from './prefork-helpers';
-import { bind, close, getsockname, listen, socket } from '../lib';
+import { BIN, app, isAlive, until, useMasters } from './prefork-helpers';
+import { accept, attachDropFilter, bind, close, getsockname, listen, socket } from '../lib';
 
-const masters: Master[] = [];
-const start = (argv: string[], opts?: ConstructorParameters<typeof Master>[1]): Master => {
-  const m = new Master(argv, opts);
-  masters.push(m);
-  return m;
-};
-afterEach(async () => {
-  for (const m of masters.splice(0)) await m.kill();
-});
+const start = useMasters();
 
 test('a crash loop backs off exponentially, one start at a time, and gives up with status 1', async () => {
   const m = start([
@@ -144,4 +136,27 @@ test('LISTEN_PID of another process is not ours: the master refuses systemd mode
   expect(await askLine(port, 'fd three')).toBe('SERVED BY Node: fd three\n');
   m.signal('SIGTERM');
   expect((await m.exited).code).toBe(0);
+});
+
+test('attachDropFilter: what is queued stays acceptable; no new handshake completes', async () => {
+  const { fd, port } = listeningFd();
+  try {
+    const early = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => early.once('connect', resolve));
+    attachDropFilter(fd);
+    const late = net.connect(port, '127.0.0.1');
+    late.on('error', () => undefined);
+    const outcome = await new Promise<string>((resolve) => {
+      late.once('connect', () => resolve('connected'));
+      setTimeout(() => resolve('no handshake'), 700);
+    });
+    expect(outcome).toBe('no handshake');
+    const queued = accept(fd, { timeoutMs: 2000 });
+    expect(queued.address).toMatchObject({ family: 'AF_INET', address: '127.0.0.1', port: early.localPort });
+    close(queued.fd);
+    early.destroy();
+    late.destroy();
+  } finally {
+    close(fd);
+  }
 });

@@ -7,16 +7,11 @@
  * never reset. A worker killed with SIGKILL loses at most what it held.
  * Loads are small (16 connections at a time, bounded in count and time).
  */
-import { Load, Master, app, isAlive, until } from './prefork-helpers';
+import { Load, Master, app, isAlive, until, useMasters } from './prefork-helpers';
 
-const masters: Master[] = [];
+const start = useMasters();
 const loads: Load[] = [];
 const extraPids: number[] = [];
-const start = (argv: string[], opts?: ConstructorParameters<typeof Master>[1]): Master => {
-  const m = new Master(argv, opts);
-  masters.push(m);
-  return m;
-};
 const load = (port: number, args: string[] = []): Load => {
   const l = new Load(port, ['--concurrency', '16', '--max', '40000', '--seconds', '90', ...args]);
   loads.push(l);
@@ -30,16 +25,20 @@ afterEach(async () => {
     } catch {
       // gone
     }
-  for (const m of masters.splice(0)) await m.kill();
 });
+
+/** A master of the echo app with 2 workers, ready, and a load generator running against it. */
+async function echoUnderLoad(env?: NodeJS.ProcessEnv): Promise<[Master, Load]> {
+  const m = start(['serve', app('echo'), '--listen', '127.0.0.1:0', '--workers', '2'], { env });
+  const port = await m.port();
+  await m.waitFor(/ready: 2 workers/);
+  return [m, load(port)];
+}
 
 const clean = { refused: 0, lost: 0, bad: 0, other: 0 };
 
 test('TTIN, TTOU and HUP under load lose nothing', async () => {
-  const m = start(['serve', app('echo'), '--listen', '127.0.0.1:0', '--workers', '2']);
-  const port = await m.port();
-  await m.waitFor(/ready: 2 workers/);
-  const l = load(port);
+  const [m, l] = await echoUnderLoad();
   await l.more(300);
   m.signal('SIGTTIN');
   await m.waitFor(/ready in/, 3);
@@ -57,10 +56,7 @@ test('TTIN, TTOU and HUP under load lose nothing', async () => {
 });
 
 test('USR2 under load: a new master on the same socket, the old one stopped with QUIT, nothing lost', async () => {
-  const m = start(['serve', app('echo'), '--listen', '127.0.0.1:0', '--workers', '2']);
-  const port = await m.port();
-  await m.waitFor(/ready: 2 workers/);
-  const l = load(port);
+  const [m, l] = await echoUnderLoad();
   await l.more(300);
   m.signal('SIGUSR2');
   const [[, newPid]] = await m.waitFor(/re-exec: new master (\d+) started/);
@@ -68,6 +64,7 @@ test('USR2 under load: a new master on the same socket, the old one stopped with
   await m.waitFor(
     new RegExp(`\\[prefork ${newPid}\\] ready: 2 workers accepting; the old master ${m.pid} may be stopped`),
   );
+  const port = await m.port();
   expect(m.out).toMatch(
     new RegExp(`\\[prefork ${newPid}\\] master started: listening on 127.0.0.1:${port} \\(fd \\d+\\)`),
   );
@@ -97,12 +94,7 @@ test('QUIT under HTTP load: every accepted connection answered, then refused, ne
 });
 
 test('a worker killed with SIGKILL under load loses only the connections it held', async () => {
-  const m = start(['serve', app('echo'), '--listen', '127.0.0.1:0', '--workers', '2'], {
-    env: { PREFORK_ECHO_DELAY_MS: '20' },
-  });
-  const port = await m.port();
-  await m.waitFor(/ready: 2 workers/);
-  const l = load(port);
+  const [m, l] = await echoUnderLoad({ PREFORK_ECHO_DELAY_MS: '20' });
   await l.more(200);
   const [victim] = m.workerPids();
   process.kill(victim, 'SIGKILL');

@@ -11,6 +11,30 @@ import { fixturePath, root } from './helpers';
 export const BIN = path.join(root, 'bin', 'what-the-fork.js');
 export const app = (name: string): string => path.join(root, 'dist', 'test', 'fixtures', 'prefork-apps', `${name}.js`);
 
+/** How a {@link Master} is started. */
+export interface MasterOptions {
+  env?: NodeJS.ProcessEnv;
+  stdio?: StdioOptions;
+  /** The program and its first arguments; default node and the command. */
+  command?: string[];
+}
+
+/**
+ * A start() for one test file: every master it starts is killed by pid,
+ * with its workers, after each test.
+ */
+export function useMasters(): (argv: string[], opts?: MasterOptions) => Master {
+  const masters: Master[] = [];
+  afterEach(async () => {
+    for (const m of masters.splice(0)) await m.kill();
+  });
+  return (argv, opts) => {
+    const m = new Master(argv, opts);
+    masters.push(m);
+    return m;
+  };
+}
+
 /** A running master and its log. */
 export class Master {
   readonly child: ChildProcess;
@@ -18,7 +42,7 @@ export class Master {
   private waiters: (() => void)[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(argv: string[], opts: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; command?: string[] } = {}) {
+  constructor(argv: string[], opts: MasterOptions = {}) {
     const cmd = opts.command ?? [process.execPath, BIN];
     this.child = spawn(cmd[0], [...cmd.slice(1), ...argv], {
       env: { ...process.env, ...opts.env },

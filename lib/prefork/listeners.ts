@@ -129,7 +129,15 @@ export function openListeners(specs: ListenSpec[], backlog: number, reusePort: b
       .split(',')
       .filter((s) => s !== '')
       .map(Number);
-    if (fds.length > 0) return fds.map((fd) => adopt(fd, INHERITED_FDS_ENV));
+    if (fds.length > 0)
+      return fds.map((fd) => {
+        const l = adopt(fd, INHERITED_FDS_ENV);
+        // In SO_REUSEPORT mode the fds are bound, not listening: the workers
+        // open their own on the same address, as with the first master.
+        const a = l.address;
+        if (reusePort && a.family !== 'AF_UNIX') l.spec = { host: a.address, port: a.port };
+        return l;
+      });
   }
   const out: Listener[] = [];
   try {

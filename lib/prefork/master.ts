@@ -15,6 +15,7 @@ import { reapChildren, type WaitStatus } from '../process/wait';
 import { signal } from '../signals/dispositions';
 import { kill } from '../signals/kill';
 import type { SignalName } from '../signals/names';
+import { attachDropFilter } from '../sockets/options';
 import { bind, listen, setCloseOnExec, socket } from '../sockets/syscalls';
 import { isWorkerFunction, loadApp, type PreforkApp } from './app';
 import {
@@ -149,6 +150,8 @@ export class PreforkServer {
   private stopDeadline = 0;
   private resolve?: (code: number) => void;
   private readonly masterPid = getpid();
+  /** The pid of the master this one was re-executed from (USR2), whose sockets it adopted. */
+  private inheritedFromOldMaster = 0;
   private readonly logLine: (line: string) => void;
 
   constructor(private readonly options: PreforkOptions) {
@@ -220,6 +223,7 @@ export class PreforkServer {
       this.options.afterFork ??= mod.afterFork as PreforkOptions['afterFork'];
       this.options.workerExit ??= mod.workerExit as PreforkOptions['workerExit'];
     }
+    if (process.env[INHERITED_FDS_ENV]) this.inheritedFromOldMaster = Number(process.env[OLD_MASTER_ENV] ?? 0);
     this.listeners = openListeners(this.specs, this.o.backlog, this.o.reusePort);
     const kind =
       typeof this.app === 'string' ? 'module ' + this.app : isWorkerFunction(this.app) ? 'worker function' : 'http app';
@@ -252,6 +256,18 @@ export class PreforkServer {
     this.stopping = how;
     this.target = 0;
     this.log(`${how === 'quick' ? 'quick' : 'graceful'} stop of ${this.workers.size} workers`);
+    // A graceful stop of the last server on a socket: the kernel first
+    // stops completing handshakes (a drop-all filter), so the queue the
+    // workers drain no longer grows and their last close resets nothing;
+    // new clients are refused once it is closed. Not on a socket another
+    // process keeps serving (a new master after USR2, systemd).
+    if (how === 'graceful' && this.soleOwner())
+      for (const l of this.listeners)
+        try {
+          attachDropFilter(l.fd);
+        } catch (err) {
+          this.log(`fd ${l.fd}: no drop filter (${(err as Error).message}); the workers drain and close`);
+        }
     // The master's own listening fds go first: after the workers' last
     // close the socket is gone, and they drain its queue before that.
     for (const l of this.listeners) closeQuietly(l.fd);
@@ -259,6 +275,24 @@ export class PreforkServer {
     this.stopDeadline = Date.now() + deadline * 1000;
     for (const w of this.workers.values()) this.ask(w, how === 'quick' ? 'SIGTERM' : 'SIGQUIT');
     this.wake();
+  }
+
+  /**
+   * True when no other process serves these sockets: this master opened
+   * them, or inherited them from an old master that is gone, and no new
+   * master of its own (USR2) runs.
+   */
+  private soleOwner(): boolean {
+    if (this.reexecPid || this.o.reusePort) return false;
+    const inherited = this.listeners.some((l) => !l.owned);
+    if (!inherited) return true;
+    if (!this.inheritedFromOldMaster) return false;
+    try {
+      kill(this.inheritedFromOldMaster, 0);
+      return false; // the old master still runs
+    } catch {
+      return true;
+    }
   }
 
   /** HUP: every worker is replaced by a new one, gracefully (a new generation). */

@@ -69,6 +69,7 @@ export function runWorker(s: WorkerSetup): void {
   const servers: net.Server[] = [];
   // Per served server: each listening handle and a dup(2) of its fd to drain from.
   const listening = new Map<net.Server, [net.Server, number][]>();
+  const keepAlive = new Map<net.Server, Set<KeepAlive>>();
   const limit = s.maxRequests > 0 ? s.maxRequests + Math.floor(Math.random() * (s.maxRequestsJitter + 1)) : 0;
 
   const beat = (): void => s.slot.write({ beatMs: Date.now(), requests, state, readyMs });
@@ -98,6 +99,9 @@ export function runWorker(s: WorkerSetup): void {
   // Close each listening handle, take what the kernel already queued on it
   // (connections no worker took yet, which the last close would reset),
   // and let the open connections finish; idle keep-alive ones are closed.
+  // The application's server itself is never close()d: node:http's close()
+  // also closes every connection without a request in progress, including
+  // the ones just accepted whose request has not been read yet.
   function drainAndClose(server: net.Server): void {
     for (const [handle, spare] of listening.get(server) ?? []) {
       handle.close();
@@ -113,10 +117,7 @@ export function runWorker(s: WorkerSetup): void {
       }
       close(spare);
     }
-    if (server instanceof http.Server) {
-      server.closeIdleConnections();
-      setInterval(() => server.closeIdleConnections(), 50).unref();
-    }
+    for (const sock of keepAlive.get(server) ?? []) if (sock.idle) sock.end();
   }
 
   const counted = (): void => {
@@ -134,16 +135,29 @@ export function runWorker(s: WorkerSetup): void {
     serve(server: net.Server) {
       servers.push(server);
       if (server instanceof http.Server) {
-        server.on('request', (_req, res: http.ServerResponse) => {
+        // HTTP keep-alive connections that have served a request, for the
+        // graceful stop to close once they are idle.
+        const served = new Set<KeepAlive>();
+        keepAlive.set(server, served);
+        server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+          const sock = req.socket as KeepAlive;
+          sock.idle = false;
           // A stopping worker asks keep-alive clients to go elsewhere.
           if (stopping) res.shouldKeepAlive = false;
-          res.on('finish', counted);
+          res.on('finish', () => {
+            counted();
+            sock.idle = true;
+            if (stopping) sock.end();
+            else if (!served.has(sock)) {
+              served.add(sock);
+              sock.once('close', () => served.delete(sock));
+            }
+          });
         });
       } else server.on('connection', (sock: net.Socket) => sock.once('close', counted));
-      // One net.Server listens on one fd: the first fd is the server's own,
-      // each other one hands its connections over.
-      const handles: [net.Server, number][] = fds.map((fd, i) => {
-        const handle = i === 0 ? server : net.createServer((c) => server.emit('connection', c));
+      // One net.Server listens on each fd and hands its connections over.
+      const handles: [net.Server, number][] = fds.map((fd) => {
+        const handle = net.createServer((c) => server.emit('connection', c));
         handle.listen({ fd });
         return [handle, dup(fd)];
       });
@@ -182,3 +196,6 @@ export function runWorker(s: WorkerSetup): void {
     process.exit(1);
   });
 }
+
+/** A connection of an http server, marked idle between requests. */
+type KeepAlive = net.Socket & { idle?: boolean };

@@ -87,7 +87,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"getsockname", GetSockName}, {"getpeername", GetPeerName}, {"socketpair", SocketPair},
     {"pipe", Pipe},               {"dup", Dup},                 {"dup2", Dup2},
     {"fdFlag", FdFlag},           {"setsockopt", SetSockOpt},   {"getsockopt", GetSockOpt},
-    {"socketTimeout", SocketTimeout},
+    {"socketTimeout", SocketTimeout}, {"attachDropFilter", AttachDropFilter},
     // processes
     {"getpid", GetPid},           {"getppid", GetPpid},         {"sleep", Sleep},
     {"fork", Fork},               {"markHeapForkable", MarkHeapForkable},

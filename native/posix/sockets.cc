@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -282,6 +283,12 @@ int sys_getsockopt_linger(int fd, bool* onoff, int* seconds) {
   *onoff = l.l_onoff != 0;
   *seconds = l.l_linger;
   return 0;
+}
+
+int sys_attach_drop_filter(int fd) {
+  sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, 0)};  // accept 0 bytes: drop
+  sock_fprog prog = {1, code};
+  return ret(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog));
 }
 
 }  // namespace wtf
