@@ -27,6 +27,7 @@ import {
   type Listener,
 } from './listeners';
 import { Slot } from './scoreboard';
+import { rehearseWorker } from './rehearsal';
 import { runWorker, type WorkerContext } from './worker';
 
 /** The environment variable a re-executed master finds its predecessor's pid in. */
@@ -232,6 +233,7 @@ export class PreforkServer {
         `${kind}, ${this.o.preload ? 'preloaded' : 'not preloaded'}, ${this.target} workers`,
     );
     if (this.options.statusSocket) this.openStatusSocket(this.options.statusSocket);
+    await rehearseWorker(this.o.reusePort ? undefined : this.listeners[0]?.fd, this.o.backlog);
     const done = new Promise<number>((resolve) => (this.resolve = resolve));
     signal('SIGCHLD', () => this.reap());
     signal('SIGTERM', () => this.stop('quick'));

@@ -158,7 +158,8 @@ export function runWorker(s: WorkerSetup): void {
       // One net.Server listens on each fd and hands its connections over.
       const handles: [net.Server, number][] = fds.map((fd) => {
         const handle = net.createServer((c) => server.emit('connection', c));
-        handle.listen({ fd });
+        // The configured backlog: node:net would otherwise listen(2) again with its own.
+        handle.listen({ fd, backlog: s.backlog });
         return [handle, dup(fd)];
       });
       listening.set(server, handles);
