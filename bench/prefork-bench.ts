@@ -13,6 +13,10 @@
  *   fork to the worker's ready report (TTIN), against cluster.fork() to the
  *   'listening' event, with the 50 MB app.
  *
+ * BENCH_NODE_FLAGS gives both servers the same node flags (cluster's
+ * workers inherit them): `--max-semi-space-size=2` shows what the young
+ * generation costs each worker.
+ *
  * Run through bench/prefork-bench.sh (npm run bench:prefork), which builds
  * the load generator and installs wrk when it is missing. Not a test: it
  * prints numbers and ratios, and asserts nothing.
@@ -35,6 +39,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const conc = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const starts = Number(process.env.BENCH_STARTS ?? 5);
 const node = process.execPath;
+// Node flags for both servers (BENCH_NODE_FLAGS), e.g. --max-semi-space-size=2.
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const BIN = path.join(root, 'bin', 'what-the-fork.js');
 const APP = path.join(root, 'dist', 'bench', 'prefork-app.js');
 const CLUSTER_HTTP = path.join(root, 'dist', 'bench', 'prefork-cluster-http.js');
@@ -101,7 +107,7 @@ async function start(kind: 'prefork' | 'cluster', proto: 'http' | 'echo', n: num
       : proto === 'http'
         ? [CLUSTER_HTTP, String(port), String(n)]
         : [CLUSTER_ECHO, String(port), String(n)];
-  const proc = spawn(node, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(node, [...nodeFlags, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const s: Server = { proc, out: '', port };
   proc.stdout?.on('data', (d) => (s.out += d));
   proc.stderr?.on('data', (d) => (s.out += d));
