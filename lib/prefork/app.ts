@@ -19,6 +19,7 @@ export type PreforkApp = http.RequestListener | WorkerFunction;
  * Never throws for a function; TypeError otherwise.
  * Teaches: after fork(2) the worker owns an inherited listening fd and may
  * serve any protocol on it.
+ * @typeParam F - the function's own type, kept so its callers stay typed
  */
 export function defineWorker<F extends (ctx: WorkerContext) => void | Promise<void>>(
   fn: F,

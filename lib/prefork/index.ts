@@ -6,7 +6,7 @@
 export { PreforkServer, memoryOf, OLD_MASTER_ENV } from './master';
 export type { PreforkOptions, WorkerInfo, WorkerStatus } from './master';
 export { defineWorker, loadApp } from './app';
-export type { PreforkApp, WorkerFunction } from './app';
+export type { AppModule, PreforkApp, WorkerFunction } from './app';
 export type { WorkerContext } from './worker';
 export { INHERITED_FDS_ENV, parseListen, systemdFds } from './listeners';
 export type { ListenSpec } from './listeners';
