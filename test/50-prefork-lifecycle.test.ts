@@ -132,6 +132,34 @@ test('HUP without preload loads the changed app; with preload the master keeps t
   }
 });
 
+test('ES modules: a default request listener, and a worker function exported by the name worker', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-esm-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'http.mjs'), "export default (req, res) => res.end('esm http');\n");
+    fs.writeFileSync(
+      path.join(dir, 'worker.mjs'),
+      [
+        "import * as net from 'node:net';",
+        "export function worker(ctx) { ctx.serve(net.createServer((c) => c.end('esm worker ' + ctx.id + '\\n'))); }",
+        "export function afterFork(ctx) { process.stdout.write('esm afterFork ' + ctx.id + '\\n'); }",
+        '',
+      ].join('\n'),
+    );
+    const h = start(['serve', path.join(dir, 'http.mjs'), '--listen', '127.0.0.1:0', '--workers', '1']);
+    const w = start(['serve', path.join(dir, 'worker.mjs'), '--listen', '127.0.0.1:0', '--workers', '1']);
+    const [hport, wport] = [await h.port(), await w.port()];
+    await h.waitFor(/ready: 1 workers/);
+    await w.waitFor(/ready: 1 workers/);
+    expect(h.out).toMatch(/http app, preloaded/);
+    expect(w.out).toMatch(/worker function, preloaded/);
+    await w.waitFor(/esm afterFork 0/);
+    expect(await get(hport)).toBe('esm http');
+    expect(await askLine(wport, 'x')).toBe('esm worker 0\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the library face: PreforkServer with an app function and hooks as options', async () => {
   const m = start(['127.0.0.1:0', '2'], {
     command: [process.execPath, '--single-threaded', fixturePath('prefork-apps/lib-user')],
