@@ -70,3 +70,11 @@ test('the bin: --help exits 0 with the usage, a bad option exits 2 naming it, a 
   expect(missing.status).toBe(1);
   expect(missing.stderr).toMatch(/Cannot find module|ERR_MODULE_NOT_FOUND/);
 });
+
+test('PreforkServer.run() without --single-threaded rejects with NotSingleThreadedError before it listens', async () => {
+  const { PreforkServer, NotSingleThreadedError } = await import('../lib');
+  // jest runs without the flag: the refusal is what this process sees.
+  const server = new PreforkServer({ app: () => undefined, listen: { port: 0, host: '127.0.0.1' } });
+  await expect(server.run()).rejects.toBeInstanceOf(NotSingleThreadedError);
+  expect(server.addresses()).toEqual([]);
+});

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { ProcessLookupError } from '../errors';
 import { _exit, execve } from '../process/exec';
-import { fork } from '../process/fork';
+import { fork, isSingleThreaded, NotSingleThreadedError } from '../process/fork';
 import { getpid } from '../process/self';
 import { reapChildren, type WaitStatus } from '../process/wait';
 import { signal } from '../signals/dispositions';
@@ -120,7 +120,8 @@ export function memoryOf(pid: number): { rss: number; pss: number; private: numb
  * A prefork server: `await new PreforkServer({ app, listen: { port: 8080 } }).run()`.
  * `run()` resolves with the exit status once the master has stopped (0
  * after TERM/INT/QUIT, 1 after giving up on a crash loop). Needs node with
- * `--single-threaded` (execSingleThreaded()), as every fork() does.
+ * `--single-threaded` (execSingleThreaded()), as every fork() does: `run()`
+ * rejects with NotSingleThreadedError without it.
  *
  * Signals (to the master): TERM/INT quick stop; QUIT graceful stop; HUP
  * replace every worker gracefully; TTIN/TTOU one worker more/less; WINCH
@@ -216,6 +217,8 @@ export class PreforkServer {
 
   /** Starts the master; resolves with its exit status when it has stopped. */
   async run(): Promise<number> {
+    // Refused here, before any socket is opened, rather than at the first fork.
+    if (!isSingleThreaded()) throw new NotSingleThreadedError();
     if (typeof this.app === 'string' && this.o.preload) {
       const mod = await loadApp(this.app);
       this.app = mod.app;
