@@ -24,7 +24,8 @@ export interface WorkerContext {
   readonly fd: number;
   readonly fds: readonly number[];
   /**
-   * Makes a node:net or node:http server listen on every listening fd,
+   * Hands a node:net or node:http server the connections of every
+   * listening fd (a net.Server listens on each and passes them on),
    * counts its requests (http) or connections (net) toward maxRequests, and
    * wires the graceful stop: close the server, take what the kernel already
    * queued, finish the open connections.
