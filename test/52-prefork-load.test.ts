@@ -7,6 +7,7 @@
  * never reset. A worker killed with SIGKILL loses at most what it held.
  * Loads are small (16 connections at a time, bounded in count and time).
  */
+import * as net from 'node:net';
 import { Load, Master, app, isAlive, until, useMasters } from './prefork-helpers';
 
 const start = useMasters();
@@ -106,4 +107,26 @@ test('a worker killed with SIGKILL under load loses only the connections it held
   expect(counts.lost).toBeLessThanOrEqual(16);
   expect(counts).toMatchObject({ refused: 0, bad: 0, other: 0 });
   expect(counts.ok + counts.lost).toBe(counts.started);
+});
+
+test('QUIT ends an idle keep-alive connection at once, and the master exits long before gracefulTimeout', async () => {
+  const m = start(['serve', app('hang'), '--listen', '127.0.0.1:0', '--workers', '1', '--graceful-timeout', '120']);
+  const port = await m.port();
+  await m.waitFor(/ready: 1 workers/);
+  const sock = net.connect(port, '127.0.0.1');
+  let text = '';
+  sock.on('data', (d) => (text += d));
+  const ended = new Promise<void>((resolve) => sock.on('end', () => resolve()));
+  sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'); // keep-alive, the HTTP/1.1 default
+  await until(() => /ok \d+/.test(text), 10000, 'the first response');
+  expect(text).toMatch(/keep-alive/i);
+  // Left alone, node:http would end it after its keepAliveTimeout (5 s); the
+  // graceful stop ends it at once. The bound is that timeout, not a speed.
+  const quitAt = Date.now();
+  m.signal('SIGQUIT');
+  await ended;
+  expect(Date.now() - quitAt).toBeLessThan(4500);
+  expect((await m.exited).code).toBe(0);
+  expect(m.out).not.toMatch(/did not stop in time/);
+  sock.destroy();
 });

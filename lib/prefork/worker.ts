@@ -118,7 +118,18 @@ export function runWorker(s: WorkerSetup): void {
       }
       close(spare);
     }
-    for (const sock of keepAlive.get(server) ?? []) if (sock.idle) sock.end();
+    // node:http sets socket._httpMessage to the response in progress; a
+    // connection without one that has served a request is idle between
+    // requests. One that has not is new: its first request is answered.
+    for (const sock of keepAlive.get(server) ?? []) {
+      const res = sock._httpMessage;
+      if (!res) {
+        if (sock.served) sock.end();
+      } else {
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        res.once('finish', () => sock.end());
+      }
+    }
   }
 
   const counted = (): void => {
@@ -136,24 +147,19 @@ export function runWorker(s: WorkerSetup): void {
     serve(server: net.Server) {
       servers.push(server);
       if (server instanceof http.Server) {
-        // HTTP keep-alive connections that have served a request, for the
-        // graceful stop to close once they are idle.
-        const served = new Set<KeepAlive>();
-        keepAlive.set(server, served);
+        // Its connections, for the graceful stop to end each one once it is
+        // idle. A request costs one listener call: the count.
+        const open = new Set<KeepAlive>();
+        keepAlive.set(server, open);
+        server.on('connection', (sock: KeepAlive) => {
+          open.add(sock);
+          sock.once('close', () => open.delete(sock));
+        });
         server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-          const sock = req.socket as KeepAlive;
-          sock.idle = false;
           // A stopping worker asks keep-alive clients to go elsewhere.
           if (stopping) res.shouldKeepAlive = false;
-          res.on('finish', () => {
-            counted();
-            sock.idle = true;
-            if (stopping) sock.end();
-            else if (!served.has(sock)) {
-              served.add(sock);
-              sock.once('close', () => served.delete(sock));
-            }
-          });
+          (req.socket as KeepAlive).served = true;
+          counted();
         });
       } else server.on('connection', (sock: net.Socket) => sock.once('close', counted));
       // One net.Server listens on each fd and hands its connections over.
@@ -199,5 +205,5 @@ export function runWorker(s: WorkerSetup): void {
   });
 }
 
-/** A connection of an http server, marked idle between requests. */
-type KeepAlive = net.Socket & { idle?: boolean };
+/** A connection of an http server, with node:http's own note of the response in progress. */
+type KeepAlive = net.Socket & { _httpMessage?: http.ServerResponse | null; served?: boolean };
