@@ -49,7 +49,7 @@ export {
 export type { SocketType, FdFlags, AcceptOptions, SendOptions, RecvOptions } from './sockets/syscalls.ts';
 export { sendFds, recvFds, sendto, recvfrom, MAX_PASSED_FDS } from './sockets/fdpass.ts';
 export type { SendMsgOptions, RecvMsgOptions, ReceivedMessage } from './sockets/fdpass.ts';
-export { setsockopt, getsockopt } from './sockets/options.ts';
+export { setsockopt, getsockopt, attachDropFilter } from './sockets/options.ts';
 export type { Linger, SocketOptionValues, SocketOption } from './sockets/options.ts';
 export { Socket, LineTooLongError, ReuseAddr, ReusePort, KeepAlive, NoDelay } from './sockets/socket-class.ts';
 export type { SocketInit } from './sockets/socket-class.ts';
@@ -104,3 +104,6 @@ export type { ToNetSocketOptions } from './net/handoff.ts';
  * timeoutMs }`; the waiting happens on the event loop.
  */
 export * as promises from './promises/index.ts';
+
+// The prefork server (docs/prefork.md).
+export * from './prefork/index.ts';

@@ -145,6 +145,8 @@ export interface Native {
   socketTimeout(fd: number, option: number): number;
   /** SO_ATTACH_FILTER with a program that drops new handshakes (SYN without ACK). */
   dropSyns(fd: number): void;
+  /** setsockopt(SO_ATTACH_FILTER) with a program that drops every packet. */
+  attachDropFilter(fd: number): void;
   getpid(): number;
   getppid(): number;
   /** Returns 0 when it slept the whole time, else the milliseconds left. */

@@ -11,7 +11,15 @@ import * as fs from 'node:fs';
 import * as raw from '../lib/index.ts';
 import * as sockopts from '../lib/sockets/options.ts';
 import * as syscalls from '../lib/sockets/syscalls.ts';
-import { BadFileDescriptorError, kill, PosixError, signal, sigaction, waitpid } from '../lib/index.ts';
+import {
+  BadFileDescriptorError,
+  kill,
+  PosixError,
+  setParentDeathSignal,
+  signal,
+  sigaction,
+  waitpid,
+} from '../lib/index.ts';
 import { fdCount, runFixture } from './helpers.ts';
 
 type Expect = [typeof TypeError | typeof RangeError | typeof PosixError, string | RegExp];
@@ -101,6 +109,7 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['recvFds', (fd) => raw.recvFds(fd as number, 16, 1)],
     ['sendto', (fd) => raw.sendto(fd as number, 'x', loopback)],
     ['recvfrom', (fd) => raw.recvfrom(fd as number, 16)],
+    ['attachDropFilter', (fd) => raw.attachDropFilter(fd as number)],
   ];
   for (const [fn, call] of fdFirst) {
     for (const [what, value, expected] of badFds) cases.push([`${fn}(${what})`, () => call(value), expected]);
@@ -266,6 +275,10 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     ['kill(signal -1)', () => kill(nobody, -1), R('"signal"')],
     ['kill(signal NaN)', () => kill(nobody, NaN), R('"signal"')],
     ['kill(signal an object)', () => kill(nobody, {} as never), T('"signal"')],
+    ['setParentDeathSignal(unknown)', () => setParentDeathSignal('SIGFOO'), R('"signal"')],
+    ['setParentDeathSignal(65)', () => setParentDeathSignal(65), R('"signal"')],
+    ['setParentDeathSignal(-1)', () => setParentDeathSignal(-1), R('"signal"')],
+    ['setParentDeathSignal(null)', () => setParentDeathSignal(null as never), T('"signal"')],
     ['signal(unknown)', () => signal('SIGFOO' as never, 'default'), R('"signal"')],
     ['signal(0)', () => signal(0, 'default'), R('"signal"')],
     ['signal(NaN)', () => signal(NaN, 'default'), R('"signal"')],
@@ -290,7 +303,8 @@ describe('the raw layer rejects bad arguments with a clear error', () => {
     // getpid() and getppid() take no arguments and cannot fail.
     const untestable = new Set(['getpid', 'getppid']);
     expect(functions.filter((f) => !covered.has(f) && !untestable.has(f))).toEqual([]);
-    for (const f of ['waitpid', 'kill', 'signal', 'sigaction']) expect(covered.has(f)).toBe(true);
+    for (const f of ['waitpid', 'kill', 'setParentDeathSignal', 'signal', 'sigaction'])
+      expect(covered.has(f)).toBe(true);
   });
 
   test('each bad call throws the expected class, naming the argument; nothing leaks; the process lives', () => {

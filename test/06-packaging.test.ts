@@ -114,7 +114,7 @@ function expectedFiles(): string[] {
   return [
     ...['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp'],
     ...['dist/esm/index.mjs', 'dist/esm/index.d.mts'],
-    ...['lib', 'native', 'examples', 'docs'].flatMap(filesUnder),
+    ...['bin', 'lib', 'native', 'examples', 'docs'].flatMap(filesUnder),
     ...compiled('lib'),
     ...compiled('examples'),
     ...PREBUILDS,

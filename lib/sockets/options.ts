@@ -133,3 +133,25 @@ export function getsockopt<K extends SocketOption>(fd: number, option: K): Socke
   const value = spec.value === 'bool' ? raw !== 0 : raw;
   return value as SocketOptionValues[K];
 }
+
+/**
+ * setsockopt(2) SO_ATTACH_FILTER with a classic BPF program that drops every
+ * packet (socket(7), filter(2) in the kernel's docs). On a listening TCP
+ * socket the kernel then completes no new handshake: SYNs are dropped (the
+ * client retries, and is refused once the socket is closed), while the
+ * connections already queued stay there for accept(2). A server that is
+ * going away attaches it, accepts what is queued, then closes, and so
+ * resets no connection the kernel had accepted. The filter belongs to the
+ * socket, not the fd: every process sharing the socket is affected.
+ * @throws BadFileDescriptorError (EBADF); PosixError (ENOTSOCK, ENOMEM)
+ * Teaches: a listening socket's queue fills without the program; the only
+ *   way to stop it filling, short of closing it, is in the kernel.
+ */
+export function attachDropFilter(fd: number): void {
+  checkFd(fd);
+  traced(
+    'setsockopt',
+    () => `${fd}, SO_ATTACH_FILTER, drop all`,
+    () => native.attachDropFilter(fd),
+  );
+}

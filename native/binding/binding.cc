@@ -88,6 +88,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"pipe", Pipe},               {"dup", Dup},                 {"dup2", Dup2},
     {"fdFlag", FdFlag},           {"setsockopt", SetSockOpt},   {"getsockopt", GetSockOpt},
     {"socketTimeout", SocketTimeout}, {"dropSyns", DropSyns},
+    {"attachDropFilter", AttachDropFilter},
     // processes
     {"getpid", GetPid},           {"getppid", GetPpid},         {"sleep", Sleep},
     {"fork", Fork},               {"markHeapForkable", MarkHeapForkable},

@@ -105,6 +105,7 @@ void probe_libuv_handler(uv_loop_t* loop);
 Value Socket(const CallbackInfo& info);
 Value Bind(const CallbackInfo& info);
 Value Listen(const CallbackInfo& info);
+Value AttachDropFilter(const CallbackInfo& info);
 Value Accept(const CallbackInfo& info);
 Value Connect(const CallbackInfo& info);
 Value Send(const CallbackInfo& info);

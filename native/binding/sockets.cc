@@ -77,6 +77,12 @@ Value Listen(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Value AttachDropFilter(const CallbackInfo& info) {
+  int fd = fd_arg(info);
+  check(info.Env(), sys_attach_drop_filter(fd), "setsockopt", on_fd(fd));
+  return info.Env().Undefined();
+}
+
 Value Accept(const CallbackInfo& info) {
   int fd = fd_arg(info);
   int flags = flags_arg(info, 1, "flags", kFdCreateFlags);

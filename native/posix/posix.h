@@ -51,6 +51,9 @@ int deadline_signal();
 int sys_socket(int domain, int type, int flags);
 int sys_bind(int fd, const Addr& a);
 int sys_listen(int fd, int backlog);
+// setsockopt(SO_ATTACH_FILTER) with a classic BPF program that drops every
+// packet: a listening socket then completes no new handshake.
+int sys_attach_drop_filter(int fd);
 int sys_accept(int fd, int flags, Wait* w, Addr* peer);
 int sys_connect(int fd, const Addr& a, bool resume, Wait* w);
 ssize_t sys_send(int fd, const void* buf, size_t len, int flags, Wait* w);

@@ -417,4 +417,10 @@ int sys_getsockopt_linger(int fd, bool* onoff, int* seconds) {
   return 0;
 }
 
+int sys_attach_drop_filter(int fd) {
+  sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, 0)};  // accept 0 bytes: drop
+  sock_fprog prog = {1, code};
+  return ret(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog));
+}
+
 }  // namespace wtf

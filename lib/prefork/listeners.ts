@@ -1,0 +1,201 @@
+/**
+ * The prefork master's listening sockets: opened from a TCP address, a
+ * UNIX path, an inherited fd, systemd's socket activation, or the fds a
+ * re-executed master inherits from the one before it.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { getpid } from '../process/self.ts';
+import { setsockopt } from '../sockets/options.ts';
+import { bind, close, getsockname, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
+import type { SocketAddress } from '../sockets/addresses.ts';
+
+/** The environment variable that names the listening fds a re-executed master inherits (`"3,4"`). */
+export const INHERITED_FDS_ENV = 'WHAT_THE_FORK_FDS';
+
+/**
+ * Where the server listens: `{ port, host? }` for TCP (host `'0.0.0.0'` by
+ * default; an IPv6 host such as `'::1'` makes an IPv6 socket), `{ path }`
+ * for a UNIX-domain socket, `{ fd }` for a listening socket this process
+ * inherited, or `{ systemd: true }` for the fds systemd passes
+ * (LISTEN_FDS/LISTEN_PID, sd_listen_fds(3)).
+ */
+export type ListenSpec = { port: number; host?: string } | { path: string } | { fd: number } | { systemd: true };
+
+/** One open listening socket of the master. */
+export interface Listener {
+  fd: number;
+  address: SocketAddress;
+  /** The master bound this UNIX path and removes it when it stops for good. */
+  unlinkPath?: string;
+  /** How to open one more socket on the same address (SO_REUSEPORT mode), in a worker. */
+  spec?: ListenSpec;
+  /** This process opened it (rather than inheriting it). */
+  owned?: boolean;
+}
+
+/** `host:port`, `[v6]:port`, a path, `fd:N` or `systemd`, as the command takes them. */
+export function parseListen(text: string): ListenSpec {
+  if (text === 'systemd') return { systemd: true };
+  const fdMatch = /^fd:(\d+)$/.exec(text);
+  if (fdMatch) return { fd: Number(fdMatch[1]) };
+  if (text.includes('/')) return { path: text };
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (v6) return { host: v6[1], port: Number(v6[2]) };
+  const hp = /^(?:(.*):)?(\d+)$/.exec(text);
+  if (hp) return { host: hp[1] || undefined, port: Number(hp[2]) };
+  throw new RangeError(
+    `--listen ${JSON.stringify(text)}: expected host:port, [v6]:port, port, a path, fd:N or systemd`,
+  );
+}
+
+/** A readable form of an address, for the log. */
+export function describeAddress(a: SocketAddress): string {
+  if (a.family === 'AF_UNIX') return a.path || '(unnamed)';
+  return a.family === 'AF_INET6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+function tcpAddress(spec: { port: number; host?: string }): SocketAddress {
+  const host = spec.host ?? '0.0.0.0';
+  return net.isIPv6(host)
+    ? { family: 'AF_INET6', address: host, port: spec.port }
+    : { family: 'AF_INET', address: host, port: spec.port };
+}
+
+/**
+ * socket(2), SO_REUSEADDR (and SO_REUSEPORT), bind(2) and, unless
+ * `bindOnly`, listen(2). The fd is close-on-exec: only a re-exec hands it on,
+ * on purpose.
+ */
+export function openSocket(spec: ListenSpec, backlog: number, reusePort: boolean, bindOnly = false): Listener {
+  if ('fd' in spec || 'systemd' in spec) throw new RangeError('an inherited fd cannot be opened again');
+  const address: SocketAddress = 'path' in spec ? { family: 'AF_UNIX', path: spec.path } : tcpAddress(spec);
+  const fd = socket(address.family, 'SOCK_STREAM', { cloexec: true });
+  try {
+    if (address.family === 'AF_UNIX') removeStaleSocket(address.path);
+    else setsockopt(fd, 'SO_REUSEADDR', true);
+    if (reusePort) setsockopt(fd, 'SO_REUSEPORT', true);
+    bind(fd, address);
+    if (!bindOnly) listen(fd, backlog);
+    const bound = getsockname(fd);
+    return { fd, address: bound, owned: true, unlinkPath: address.family === 'AF_UNIX' ? address.path : undefined };
+  } catch (err) {
+    close(fd);
+    throw err;
+  }
+}
+
+/** A UNIX socket file left by a master that died is removed; any other file is an error (EADDRINUSE from bind). */
+function removeStaleSocket(path: string): void {
+  if (path.startsWith('\0')) return;
+  try {
+    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
+  } catch {
+    // nothing there
+  }
+}
+
+/** An fd given to this process that must be a listening socket. */
+function adopt(fd: number, what: string): Listener {
+  let address: SocketAddress;
+  try {
+    address = getsockname(fd);
+  } catch (err) {
+    throw new Error(`${what}: fd ${fd} is not a socket (${(err as Error).message})`);
+  }
+  setCloseOnExec(fd, true);
+  return { fd, address };
+}
+
+/** The fds systemd passed (sd_listen_fds(3)): 3 .. 3+LISTEN_FDS-1, when LISTEN_PID is this process. */
+export function systemdFds(env: NodeJS.ProcessEnv = process.env): number[] {
+  if (env.LISTEN_PID === undefined || Number(env.LISTEN_PID) !== getpid()) return [];
+  const n = Number(env.LISTEN_FDS);
+  if (!Number.isInteger(n) || n < 1) return [];
+  return Array.from({ length: n }, (_, i) => 3 + i);
+}
+
+/**
+ * Opens (or adopts) every listener. When this master was re-executed by
+ * another (USR2), the fds named by WHAT_THE_FORK_FDS are used instead of
+ * the specs; systemd's variables are removed once read, so that neither
+ * workers nor a later re-exec mistake them for their own.
+ */
+export function openListeners(specs: ListenSpec[], backlog: number, reusePort: boolean): Listener[] {
+  const inherited = process.env[INHERITED_FDS_ENV];
+  if (inherited !== undefined) {
+    delete process.env[INHERITED_FDS_ENV];
+    const fds = inherited
+      .split(',')
+      .filter((s) => s !== '')
+      .map(Number);
+    if (fds.length > 0)
+      return fds.map((fd) => {
+        const l = adopt(fd, INHERITED_FDS_ENV);
+        // In SO_REUSEPORT mode the fds are bound, not listening: the workers
+        // open their own on the same address, as with the first master.
+        const a = l.address;
+        if (reusePort && a.family !== 'AF_UNIX') l.spec = { host: a.address, port: a.port };
+        return l;
+      });
+  }
+  const out: Listener[] = [];
+  try {
+    for (const spec of specs) {
+      if ('systemd' in spec) {
+        const fds = systemdFds();
+        if (fds.length === 0)
+          throw new Error('systemd socket activation asked for, but LISTEN_FDS/LISTEN_PID name no fd of this process');
+        for (const fd of fds) out.push(adopt(fd, 'LISTEN_FDS'));
+        delete process.env.LISTEN_FDS;
+        delete process.env.LISTEN_PID;
+        delete process.env.LISTEN_FDNAMES;
+      } else if ('fd' in spec) out.push(adopt(spec.fd, 'listen fd'));
+      else if (reusePort) {
+        if ('path' in spec) throw new RangeError('SO_REUSEPORT mode needs TCP addresses, not a UNIX path');
+        // Bound, not listening: it reserves the port (port 0 becomes a real
+        // one) and is never in the kernel's group of listeners, so no
+        // connection waits on it. Each worker listens on a socket of its own.
+        const l = openSocket(spec, backlog, true, true);
+        const a = l.address;
+        l.spec = a.family === 'AF_UNIX' ? spec : { host: a.address, port: a.port };
+        out.push(l);
+      } else out.push(openSocket(spec, backlog, false));
+    }
+  } catch (err) {
+    for (const l of out) if (l.owned) closeQuietly(l.fd);
+    throw err;
+  }
+  return out;
+}
+
+/** close(2), ignoring EBADF: for clean-up paths. */
+export function closeQuietly(fd: number): void {
+  try {
+    close(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * The fds a command line and the environment hand over as listening
+ * sockets: systemd's (when LISTEN_PID is this process), a predecessor's
+ * (WHAT_THE_FORK_FDS) and `--listen fd:N`. Only those that are open.
+ * Never throws.
+ */
+export function inheritedListenFds(argv: string[], env: NodeJS.ProcessEnv = process.env): number[] {
+  const fds = [
+    ...systemdFds(env),
+    ...(env[INHERITED_FDS_ENV] ?? '')
+      .split(',')
+      .filter((s) => s !== '')
+      .map(Number),
+  ];
+  argv.forEach((a, i) => {
+    const text = a.startsWith('--listen=') ? a.slice(9) : a === '--listen' || a === '-l' ? argv[i + 1] : undefined;
+    const m = text === undefined ? null : /^fd:(\d+)$/.exec(text);
+    if (m) fds.push(Number(m[1]));
+  });
+  return fds.filter((fd) => Number.isInteger(fd) && fd > 2 && fs.existsSync(`/proc/self/fd/${fd}`));
+}

@@ -1,0 +1,210 @@
+/**
+ * A prefork worker's side: what runs in the child after fork(2). It serves
+ * on the listening sockets it inherited, beats its heart on the scoreboard,
+ * stops gracefully on SIGQUIT (finishing what it holds, within the
+ * graceful timeout), at once on SIGTERM, and on its own after maxRequests.
+ * The kernel sends it SIGQUIT when the master dies (PR_SET_PDEATHSIG), so
+ * no worker outlives its master.
+ */
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { BlockingIOError, TimeoutError } from '../errors.ts';
+import { setParentDeathSignal } from '../process/prctl.ts';
+import { getppid } from '../process/self.ts';
+import { signal } from '../signals/dispositions.ts';
+import { accept, close, dup } from '../sockets/syscalls.ts';
+import { isWorkerFunction, loadApp, type PreforkApp } from './app.ts';
+import { closeQuietly, openSocket, type Listener } from './listeners.ts';
+import { type Slot, WorkerState } from './scoreboard.ts';
+
+/** What a worker function gets. */
+export interface WorkerContext {
+  /** The worker's number, 0 .. workers-1 (a replacement takes the number of the worker it replaces). */
+  readonly id: number;
+  /** The first listening fd; every one is in `fds`. */
+  readonly fd: number;
+  readonly fds: readonly number[];
+  /**
+   * Hands a node:net or node:http server the connections of every
+   * listening fd (a net.Server listens on each and passes them on),
+   * counts its requests (http) or connections (net) toward maxRequests, and
+   * wires the graceful stop: close the server, take what the kernel already
+   * queued, finish the open connections.
+   */
+  serve(server: net.Server): void;
+  /** Counts one request toward maxRequests, for a protocol `serve` cannot see. */
+  requestDone(): void;
+  /** Reports that the worker is alive; a timer does it while the event loop turns. */
+  heartbeat(): void;
+  /** Runs `fn` when a graceful stop begins. */
+  onStop(fn: () => void): void;
+  /** True once a stop has begun. */
+  readonly stopping: boolean;
+}
+
+/** What the master hands a new worker. */
+export interface WorkerSetup {
+  id: number;
+  masterPid: number;
+  listeners: Listener[];
+  slot: Slot;
+  backlog: number;
+  /** The application, already imported (preload), or the module to import now. */
+  app: PreforkApp | string;
+  afterFork?: (ctx: WorkerContext) => void | Promise<void>;
+  /** Seconds without a heartbeat before the master kills the worker. */
+  timeout: number;
+  gracefulTimeout: number;
+  /** 0: no limit. */
+  maxRequests: number;
+  maxRequestsJitter: number;
+  log: (line: string) => void;
+}
+
+/** Runs the worker. Called in the child right after fork(2), with the master's own handles already let go. */
+export function runWorker(s: WorkerSetup): void {
+  let requests = 0;
+  let state: WorkerState = WorkerState.Starting;
+  let stopping = false;
+  let readyMs = 0;
+  const stopHooks: (() => void)[] = [];
+  const servers: net.Server[] = [];
+  // Per served server: each listening handle and a dup(2) of its fd to drain from.
+  const listening = new Map<net.Server, [net.Server, number][]>();
+  const keepAlive = new Map<net.Server, Set<KeepAlive>>();
+  const limit = s.maxRequests > 0 ? s.maxRequests + Math.floor(Math.random() * (s.maxRequestsJitter + 1)) : 0;
+
+  const beat = (): void => s.slot.write({ beatMs: Date.now(), requests, state, readyMs });
+  // A heartbeat a few times per timeout; unref'd, so it never keeps a worker alive.
+  const interval = Math.max(50, Math.min(1000, (s.timeout * 1000) / 4));
+  setInterval(beat, interval).unref();
+
+  // Each listener: the inherited fd, or in SO_REUSEPORT mode a socket of the worker's own.
+  const fds = s.listeners.map((l) => {
+    if (!l.spec) return l.fd;
+    const own = openSocket(l.spec, s.backlog, true).fd;
+    closeQuietly(l.fd);
+    return own;
+  });
+
+  function graceful(recycling: boolean): void {
+    if (stopping) return;
+    stopping = true;
+    state = recycling ? WorkerState.Recycling : WorkerState.Stopping;
+    beat();
+    for (const fn of stopHooks) fn();
+    for (const server of servers) drainAndClose(server);
+    // Whatever still runs at the graceful timeout is cut off.
+    setTimeout(() => process.exit(0), s.gracefulTimeout * 1000).unref();
+  }
+
+  // Close each listening handle, take what the kernel already queued on it
+  // (connections no worker took yet, which the last close would reset),
+  // and let the open connections finish; idle keep-alive ones are closed.
+  // The application's server itself is never close()d: node:http's close()
+  // also closes every connection without a request in progress, including
+  // the ones just accepted whose request has not been read yet.
+  function drainAndClose(server: net.Server): void {
+    for (const [handle, spare] of listening.get(server) ?? []) {
+      handle.close();
+      for (;;) {
+        let c: number;
+        try {
+          c = accept(spare, { nonblock: true, cloexec: true, timeoutMs: 0 }).fd;
+        } catch (err) {
+          if (err instanceof BlockingIOError || err instanceof TimeoutError) break;
+          throw err;
+        }
+        server.emit('connection', new net.Socket({ fd: c, readable: true, writable: true }));
+      }
+      close(spare);
+    }
+    // node:http sets socket._httpMessage to the response in progress; a
+    // connection without one that has served a request is idle between
+    // requests. One that has not is new: its first request is answered.
+    for (const sock of keepAlive.get(server) ?? []) {
+      const res = sock._httpMessage;
+      if (!res) {
+        if (sock.served) sock.end();
+      } else {
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        res.once('finish', () => sock.end());
+      }
+    }
+  }
+
+  const counted = (): void => {
+    requests++;
+    if (limit > 0 && requests >= limit && !stopping) {
+      s.log(`worker ${s.id} (pid ${process.pid}) served ${requests} requests (maxRequests ${limit}), recycling`);
+      graceful(true);
+    }
+  };
+
+  const ctx: WorkerContext = {
+    id: s.id,
+    fd: fds[0],
+    fds,
+    serve(server: net.Server) {
+      servers.push(server);
+      if (server instanceof http.Server) {
+        // Its connections, for the graceful stop to end each one once it is
+        // idle. A request costs one listener call: the count.
+        const open = new Set<KeepAlive>();
+        keepAlive.set(server, open);
+        server.on('connection', (sock: KeepAlive) => {
+          open.add(sock);
+          sock.once('close', () => open.delete(sock));
+        });
+        server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+          // A stopping worker asks keep-alive clients to go elsewhere.
+          if (stopping) res.shouldKeepAlive = false;
+          (req.socket as KeepAlive).served = true;
+          counted();
+        });
+      } else server.on('connection', (sock: net.Socket) => sock.once('close', counted));
+      // One net.Server listens on each fd and hands its connections over.
+      const handles: [net.Server, number][] = fds.map((fd) => {
+        const handle = net.createServer((c) => server.emit('connection', c));
+        // The configured backlog: node:net would otherwise listen(2) again with its own.
+        handle.listen({ fd, backlog: s.backlog });
+        return [handle, dup(fd)];
+      });
+      listening.set(server, handles);
+    },
+    requestDone: counted,
+    heartbeat: beat,
+    onStop(fn) {
+      stopHooks.push(fn);
+    },
+    get stopping() {
+      return stopping;
+    },
+  };
+
+  // Signals: SIGQUIT graceful, SIGTERM at once (Unicorn's worker table).
+  // SIGINT and the master's other signals were ignored from the fork on.
+  signal('SIGQUIT', () => graceful(false));
+  signal('SIGTERM', () => process.exit(0));
+  // When the master dies, however it dies, the kernel sends SIGQUIT. A
+  // master that died before this line is seen through getppid(2).
+  setParentDeathSignal('SIGQUIT');
+  if (getppid() !== s.masterPid) graceful(false);
+
+  const start = async (): Promise<void> => {
+    const app = typeof s.app === 'string' ? (await loadApp(s.app)).app : s.app;
+    if (s.afterFork) await s.afterFork(ctx);
+    if (isWorkerFunction(app)) await app(ctx);
+    else ctx.serve(http.createServer(app));
+    readyMs = Date.now();
+    if (!stopping) state = WorkerState.Ready;
+    beat();
+  };
+  start().catch((err: unknown) => {
+    s.log(`worker ${s.id} (pid ${process.pid}) failed to start: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  });
+}
+
+/** A connection of an http server, with node:http's own note of the response in progress. */
+type KeepAlive = net.Socket & { _httpMessage?: http.ServerResponse | null; served?: boolean };

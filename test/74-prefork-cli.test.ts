@@ -1,0 +1,80 @@
+/**
+ * The command line of `what-the-fork serve`: every option to its
+ * PreforkServer option, the listen forms, the errors, and the bin's help
+ * and exit statuses (run as a subprocess; nothing forks here).
+ */
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from '../lib/prefork/cli.ts';
+import { parseListen } from '../lib/index.ts';
+import { BIN } from './prefork-helpers.ts';
+
+test('every option maps to its PreforkServer option', () => {
+  expect(
+    parseArgs([
+      'serve',
+      'app.js',
+      ...['-l', '127.0.0.1:0', '--listen=[::1]:80', '--listen', '/run/a.sock', '-l', 'fd:3', '-l', 'systemd'],
+      ...['-w', '3', '--backlog', '64', '--reuse-port', '--no-preload', '-t', '5', '--graceful-timeout=7'],
+      ...['--max-requests', '100', '--max-requests-jitter', '10', '--min-uptime', '2', '--backoff', '0.2'],
+      ...['--backoff-max', '3', '--max-failed-starts', '4', '--status-socket', '/tmp/s.sock'],
+    ]),
+  ).toEqual({
+    app: 'app.js',
+    listen: [
+      { host: '127.0.0.1', port: 0 },
+      { host: '::1', port: 80 },
+      { path: '/run/a.sock' },
+      { fd: 3 },
+      { systemd: true },
+    ],
+    workers: 3,
+    backlog: 64,
+    reusePort: true,
+    preload: false,
+    timeout: 5,
+    gracefulTimeout: 7,
+    maxRequests: 100,
+    maxRequestsJitter: 10,
+    minUptime: 2,
+    backoffInitial: 0.2,
+    backoffMax: 3,
+    maxFailedStarts: 4,
+    statusSocket: '/tmp/s.sock',
+  });
+  expect(parseArgs(['serve', 'a.js'])).toEqual({ app: 'a.js', listen: undefined });
+  expect(parseArgs([])).toBe('help');
+  expect(parseArgs(['serve', 'a.js', '--help'])).toBe('help');
+});
+
+test('listen forms and bad command lines', () => {
+  expect(parseListen('8080')).toEqual({ host: undefined, port: 8080 });
+  expect(parseListen('0.0.0.0:80')).toEqual({ host: '0.0.0.0', port: 80 });
+  expect(() => parseListen('nowhere')).toThrow(RangeError);
+  expect(() => parseArgs(['start', 'a.js'])).toThrow(/unknown command "start"/);
+  expect(() => parseArgs(['serve'])).toThrow(/app module is missing/);
+  expect(() => parseArgs(['serve', 'a.js', 'b.js'])).toThrow(/one app only/);
+  expect(() => parseArgs(['serve', 'a.js', '--workers'])).toThrow(/--workers needs a value/);
+  expect(() => parseArgs(['serve', 'a.js', '--workers', 'many'])).toThrow(/--workers: not a number/);
+  expect(() => parseArgs(['serve', 'a.js', '--frobnicate'])).toThrow(/unknown option --frobnicate/);
+});
+
+test('the bin: --help exits 0 with the usage, a bad option exits 2 naming it, a missing app exits 1', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30000 });
+  const help = run('--help');
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/^Usage: what-the-fork serve <app> \[options\]/);
+  const bad = run('serve', 'a.js', '--frobnicate');
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/what-the-fork: unknown option --frobnicate/);
+  const missing = run('serve', '/nonexistent/app.js', '--listen', '127.0.0.1:0');
+  expect(missing.status).toBe(1);
+  expect(missing.stderr).toMatch(/Cannot find module|ERR_MODULE_NOT_FOUND/);
+});
+
+test('PreforkServer.run() without --single-threaded rejects with NotSingleThreadedError before it listens', async () => {
+  const { PreforkServer, NotSingleThreadedError } = await import('../lib/index.ts');
+  // jest runs without the flag: the refusal is what this process sees.
+  const server = new PreforkServer({ app: () => undefined, listen: { port: 0, host: '127.0.0.1' } });
+  await expect(server.run()).rejects.toBeInstanceOf(NotSingleThreadedError);
+  expect(server.addresses()).toEqual([]);
+});
