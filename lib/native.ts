@@ -78,6 +78,7 @@ export const CONSTANT_NAMES = [
   'SO_SNDBUF',
   'SO_ERROR',
   'SO_TYPE',
+  'SO_ACCEPTCONN',
   'SO_BROADCAST',
   'TCP_NODELAY',
   'IPV6_V6ONLY',

@@ -19,6 +19,7 @@ import {
   recv,
   sendAll,
   socket,
+  socketpair,
   toNetServer,
   toNetSocket,
   promises as p,
@@ -124,4 +125,21 @@ test('a hand-off rejects promise calls still waiting on the fd', async () => {
   s.destroy();
   client.destroy();
   close(l.fd);
+});
+
+test('a fd that cannot serve is refused at once, not later as an error event that ends the process', () => {
+  const [a, b] = socketpair();
+  const listener = socket('AF_INET', 'SOCK_STREAM');
+  try {
+    // Not listening: node:net would emit 'error' (EINVAL) after the call returned.
+    expect(() => toNetServer(a)).toThrow(/must be a listening socket; fd \d+ is not/);
+    bind(listener, { family: 'AF_INET', address: '127.0.0.1', port: 0 });
+    listen(listener, 1);
+    expect(() => toNetSocket(listener)).toThrow(/is a listening socket/);
+    // Refused hand-offs leave the fds this package's own.
+    expect(isHandedOff(a)).toBe(false);
+    expect(isHandedOff(listener)).toBe(false);
+  } finally {
+    for (const fd of [a, b, listener]) close(fd);
+  }
 });

@@ -6,8 +6,9 @@
  * net.Socket or net.Server for raw calls, still owned by node:net.
  */
 import * as net from 'node:net';
+import { C, native } from '../addon.ts';
 import { releaseFd, refuseClose } from '../sockets/closing.ts';
-import { checkFd, checkOptions, describe } from '../validate.ts';
+import { ArgTypeError, ArgValueError, checkFd, checkOptions, describe } from '../validate.ts';
 
 /**
  * close() (or dup2() onto it) of a fd that node:net owns since a hand-off
@@ -33,10 +34,23 @@ export class HandedOffError extends Error {
 Object.defineProperty(HandedOffError.prototype, 'name', { value: 'HandedOffError' });
 
 // fd => what owns it in node:net.
-const owners = new Map<number, string>();
+const owners = new Map<number, { owner: string; by: net.Socket | net.Server }>();
+
+// The owner of fd, while node:net still holds it. node:net closes the fd
+// when the object is destroyed or closed, but says so ('close') only later;
+// in between the kernel may give the number to a new fd, which is not
+// node:net's.
+function ownerOf(fd: number): string | undefined {
+  const entry = owners.get(fd);
+  if (entry === undefined) return undefined;
+  const held = entry.by instanceof net.Server ? entry.by.listening : !entry.by.destroyed;
+  if (held) return entry.owner;
+  owners.delete(fd);
+  return undefined;
+}
 
 refuseClose((fd, syscall) => {
-  const owner = owners.get(fd);
+  const owner = ownerOf(fd);
   if (owner !== undefined) throw new HandedOffError(fd, syscall, owner);
 });
 
@@ -44,16 +58,17 @@ refuseClose((fd, syscall) => {
 // the promise API's readiness watch (libuv allows one watcher per fd,
 // node:net's); calls still waiting on the fd reject with EBADF.
 function release(fd: number): void {
-  const owner = owners.get(fd);
+  const owner = ownerOf(fd);
   if (owner !== undefined) throw new HandedOffError(fd, 'hand-off', owner);
   releaseFd(fd, 'hand-off');
 }
 
 // node:net owns the fd until `closed` emits 'close'.
 function own(fd: number, owner: string, closed: net.Socket | net.Server): void {
-  owners.set(fd, owner);
+  const entry = { owner, by: closed };
+  owners.set(fd, entry);
   closed.once('close', () => {
-    if (owners.get(fd) === owner) owners.delete(fd);
+    if (owners.get(fd) === entry) owners.delete(fd);
   });
 }
 
@@ -61,6 +76,19 @@ function own(fd: number, owner: string, closed: net.Socket | net.Server): void {
 export interface ToNetSocketOptions {
   /** As net.Socket's allowHalfOpen: the socket stays writable after the peer's end. Default false. */
   allowHalfOpen?: boolean;
+}
+
+// getsockopt(2) SO_ACCEPTCONN: whether fd is a socket in the listening
+// state. EBADF and ENOTSOCK come out as the package's typed errors, unless
+// `notSocket` says what a fd that is not a socket counts as (a pipe is
+// fine for a net.Socket).
+function isListening(fd: number, notSocket?: boolean): boolean {
+  try {
+    return native.getsockopt(fd, C.SOL_SOCKET, C.SO_ACCEPTCONN, C.SOCKOPT_INT) !== 0;
+  } catch (err) {
+    if (notSocket !== undefined && (err as { code?: string }).code === 'ENOTSOCK') return notSocket;
+    throw err;
+  }
 }
 
 /**
@@ -77,9 +105,11 @@ export interface ToNetSocketOptions {
  */
 export function toNetSocket(fd: number, options?: ToNetSocketOptions): net.Socket {
   checkFd(fd);
+  if (isListening(fd, false))
+    throw new ArgValueError(`The "fd" argument is a listening socket (fd ${fd}); toNetServer() takes those`);
   const o = checkOptions(options) as ToNetSocketOptions;
   if (o.allowHalfOpen !== undefined && typeof o.allowHalfOpen !== 'boolean')
-    throw new TypeError(
+    throw new ArgTypeError(
       `The "options.allowHalfOpen" property must be a boolean, received ${describe(o.allowHalfOpen)}`,
     );
   release(fd);
@@ -101,7 +131,11 @@ export function toNetSocket(fd: number, options?: ToNetSocketOptions): net.Socke
 export function toNetServer(fd: number, server: net.Server = net.createServer()): net.Server {
   checkFd(fd);
   if (!(server instanceof net.Server))
-    throw new TypeError(`The "server" argument must be a net.Server, received ${describe(server)}`);
+    throw new ArgTypeError(`The "server" argument must be a net.Server, received ${describe(server)}`);
+  // node:net would find out only later, as an 'error' event that ends the
+  // process when nobody listens for it: say so now.
+  if (!isListening(fd))
+    throw new ArgValueError(`The "fd" argument must be a listening socket; fd ${fd} is not (call listen() first)`);
   release(fd);
   own(fd, 'net.Server', server);
   server.listen({ fd });
@@ -126,12 +160,12 @@ export function toNetServer(fd: number, server: net.Server = net.createServer())
  */
 export function fdOf(x: net.Socket | net.Server): number {
   if (!(x instanceof net.Socket) && !(x instanceof net.Server))
-    throw new TypeError(`The argument must be a net.Socket or net.Server, received ${describe(x)}`);
+    throw new ArgTypeError(`The argument must be a net.Socket or net.Server, received ${describe(x)}`);
   const handle = (x as unknown as { _handle?: { fd?: number } | null })._handle;
   const fd = handle?.fd;
   if (typeof fd !== 'number' || fd < 0)
     throw new Error('fdOf: this net object has no fd (not connected or listening yet, or closed)');
-  if (!owners.has(fd)) {
+  if (ownerOf(fd) === undefined) {
     release(fd);
     own(fd, x instanceof net.Server ? 'net.Server' : 'net.Socket', x);
   }
@@ -140,5 +174,5 @@ export function fdOf(x: net.Socket | net.Server): number {
 
 /** Whether node:net owns `fd` after a hand-off. Never throws. */
 export function isHandedOff(fd: number): boolean {
-  return owners.has(fd);
+  return ownerOf(fd) !== undefined;
 }

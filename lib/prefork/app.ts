@@ -6,6 +6,7 @@ import type * as http from 'node:http';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WorkerContext } from './worker.ts';
+import { ArgTypeError } from '../validate.ts';
 
 /** A worker function: it gets the worker's context and serves (usually with `ctx.serve(server)`). */
 export type WorkerFunction = ((ctx: WorkerContext) => void | Promise<void>) & { readonly preforkWorker?: true };
@@ -24,7 +25,7 @@ export type PreforkApp = http.RequestListener | WorkerFunction;
 export function defineWorker<F extends (ctx: WorkerContext) => void | Promise<void>>(
   fn: F,
 ): F & { preforkWorker: true } {
-  if (typeof fn !== 'function') throw new TypeError('defineWorker() takes a function');
+  if (typeof fn !== 'function') throw new ArgTypeError('defineWorker() takes a function');
   return Object.assign(fn, { preforkWorker: true as const });
 }
 
@@ -61,7 +62,7 @@ export async function loadApp(file: string): Promise<AppModule> {
   const worker = pick('worker');
   if (typeof worker === 'function') app = defineWorker(worker as WorkerFunction);
   if (typeof app !== 'function')
-    throw new TypeError(
+    throw new ArgTypeError(
       `${file}: the default export must be a request listener (req, res) or a worker function (defineWorker), or the module must export a function named worker`,
     );
   return {

@@ -5,6 +5,7 @@
  */
 import { parseListen, type ListenSpec } from './listeners.ts';
 import { PreforkServer, type PreforkOptions } from './master.ts';
+import { ArgValueError } from '../validate.ts';
 
 /** The usage text. */
 export const USAGE = `Usage: what-the-fork serve <app> [options]
@@ -59,7 +60,7 @@ const NUMBERS: Record<string, keyof PreforkOptions> = {
 export function parseArgs(argv: string[]): PreforkOptions | 'help' {
   const args = [...argv];
   if (args[0] === '-h' || args[0] === '--help' || args.length === 0) return 'help';
-  if (args.shift() !== 'serve') throw new RangeError(`unknown command ${JSON.stringify(argv[0])}; try: serve <app>`);
+  if (args.shift() !== 'serve') throw new ArgValueError(`unknown command ${JSON.stringify(argv[0])}; try: serve <app>`);
   const listen: ListenSpec[] = [];
   const o: Record<string, unknown> = {};
   let app: string | undefined;
@@ -71,7 +72,7 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
         : [a, undefined];
     const value = (): string => {
       const v = inline ?? args.shift();
-      if (v === undefined) throw new RangeError(`${flag} needs a value`);
+      if (v === undefined) throw new ArgValueError(`${flag} needs a value`);
       return v;
     };
     if (flag === '-h' || flag === '--help') return 'help';
@@ -84,13 +85,13 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
       const v = value();
       const n = Number(v);
       if (v.trim() === '' || !Number.isFinite(n) || n < 0)
-        throw new RangeError(`${flag}: not a number >= 0: ${JSON.stringify(v)}`);
+        throw new ArgValueError(`${flag}: not a number >= 0: ${JSON.stringify(v)}`);
       o[NUMBERS[flag]] = n;
-    } else if (flag.startsWith('-')) throw new RangeError(`unknown option ${flag}`);
+    } else if (flag.startsWith('-')) throw new ArgValueError(`unknown option ${flag}`);
     else if (app === undefined) app = flag;
-    else throw new RangeError(`one app only; also got ${JSON.stringify(flag)}`);
+    else throw new ArgValueError(`one app only; also got ${JSON.stringify(flag)}`);
   }
-  if (app === undefined) throw new RangeError('serve: the app module is missing');
+  if (app === undefined) throw new ArgValueError('serve: the app module is missing');
   return { ...(o as Partial<PreforkOptions>), app, listen: listen.length > 0 ? listen : undefined };
 }
 

@@ -9,6 +9,7 @@ import { getpid } from '../process/self.ts';
 import { setsockopt } from '../sockets/options.ts';
 import { bind, close, getsockname, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
 import type { SocketAddress } from '../sockets/addresses.ts';
+import { ArgValueError } from '../validate.ts';
 
 /** The environment variable that names the listening fds a re-executed master inherits (`"3,4"`). */
 export const INHERITED_FDS_ENV = 'WHAT_THE_FORK_FDS';
@@ -44,7 +45,7 @@ export function parseListen(text: string): ListenSpec {
   if (v6) return { host: v6[1], port: Number(v6[2]) };
   const hp = /^(?:(.*):)?(\d+)$/.exec(text);
   if (hp) return { host: hp[1] || undefined, port: Number(hp[2]) };
-  throw new RangeError(
+  throw new ArgValueError(
     `--listen ${JSON.stringify(text)}: expected host:port, [v6]:port, port, a path, fd:N or systemd`,
   );
 }
@@ -68,7 +69,7 @@ function tcpAddress(spec: { port: number; host?: string }): SocketAddress {
  * on purpose.
  */
 export function openSocket(spec: ListenSpec, backlog: number, reusePort: boolean, bindOnly = false): Listener {
-  if ('fd' in spec || 'systemd' in spec) throw new RangeError('an inherited fd cannot be opened again');
+  if ('fd' in spec || 'systemd' in spec) throw new ArgValueError('an inherited fd cannot be opened again');
   const address: SocketAddress = 'path' in spec ? { family: 'AF_UNIX', path: spec.path } : tcpAddress(spec);
   const fd = socket(address.family, 'SOCK_STREAM', { cloexec: true });
   try {
@@ -152,7 +153,7 @@ export function openListeners(specs: ListenSpec[], backlog: number, reusePort: b
         delete process.env.LISTEN_FDNAMES;
       } else if ('fd' in spec) out.push(adopt(spec.fd, 'listen fd'));
       else if (reusePort) {
-        if ('path' in spec) throw new RangeError('SO_REUSEPORT mode needs TCP addresses, not a UNIX path');
+        if ('path' in spec) throw new ArgValueError('SO_REUSEPORT mode needs TCP addresses, not a UNIX path');
         // Bound, not listening: it reserves the port (port 0 becomes a real
         // one) and is never in the kernel's group of listeners, so no
         // connection waits on it. Each worker listens on a socket of its own.

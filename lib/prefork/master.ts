@@ -29,6 +29,7 @@ import {
 import { Slot } from './scoreboard.ts';
 import { rehearseWorker } from './rehearsal.ts';
 import { runWorker, type WorkerContext } from './worker.ts';
+import { ArgTypeError, ArgValueError } from '../validate.ts';
 
 /** The environment variable a re-executed master finds its predecessor's pid in. */
 export const OLD_MASTER_ENV = 'WHAT_THE_FORK_OLD_MASTER';
@@ -163,7 +164,7 @@ export class PreforkServer {
     const num = (v: number | undefined, d: number, name: string, min = 0): number => {
       const n = v ?? d;
       if (typeof n !== 'number' || !(n >= min) || !Number.isFinite(n))
-        throw new RangeError(`The "${name}" option must be a number >= ${min}, received ${String(v)}`);
+        throw new ArgValueError(`The "${name}" option must be a number >= ${min}, received ${String(v)}`);
       return n;
     };
     this.o = {
@@ -180,11 +181,11 @@ export class PreforkServer {
       backoffMax: num(options.backoffMax, 5, 'backoffMax', 0),
       maxFailedStarts: num(options.maxFailedStarts, 10, 'maxFailedStarts', 1),
     };
-    if (!Number.isInteger(this.o.workers)) throw new RangeError('The "workers" option must be an integer');
+    if (!Number.isInteger(this.o.workers)) throw new ArgValueError('The "workers" option must be an integer');
     if (typeof options.app !== 'string' && typeof options.app !== 'function')
-      throw new TypeError('The "app" option must be a function or the path of a module');
+      throw new ArgTypeError('The "app" option must be a function or the path of a module');
     if (!this.o.preload && typeof options.app !== 'string')
-      throw new TypeError('preload: false needs the app as a module path, for each worker to import');
+      throw new ArgTypeError('preload: false needs the app as a module path, for each worker to import');
     const listen = options.listen ?? (process.env.LISTEN_FDS ? { systemd: true as const } : { port: 8080 });
     this.specs = Array.isArray(listen) ? listen : [listen];
     this.app = options.app;

@@ -4,7 +4,7 @@
  */
 import { EventEmitter, on } from 'node:events';
 import { checkBlockingOptions, type BlockingOptions } from '../blocking.ts';
-import { describe } from '../validate.ts';
+import { ArgTypeError, describe } from '../validate.ts';
 
 /** The options every promise of this package takes, besides the blocking call's own. */
 export interface AsyncOptions {
@@ -54,6 +54,6 @@ export function abortError(signal: AbortSignal): Error {
 export function checkAsyncOptions<T extends BlockingOptions & AsyncOptions>(options: T | undefined): T {
   const o = checkBlockingOptions(options);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
-    throw new TypeError(`The "options.signal" property must be an AbortSignal, received ${describe(o.signal)}`);
+    throw new ArgTypeError(`The "options.signal" property must be an AbortSignal, received ${describe(o.signal)}`);
   return o;
 }

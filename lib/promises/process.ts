@@ -7,7 +7,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { native } from '../addon.ts';
 import { errnoNumber, isErrno, makeError } from '../errors.ts';
-import { checkBool, checkInt, checkOptions, describe } from '../validate.ts';
+import { ArgTypeError, ArgValueError, checkBool, checkInt, checkOptions, describe } from '../validate.ts';
 import { forkedChildren, onForkedChild, waitpid as waitNow, WNOHANG, type WaitStatus } from '../process/wait.ts';
 import { close } from '../sockets/syscalls.ts';
 import { onForkedChildStart } from '../process/self.ts';
@@ -35,9 +35,9 @@ const ETIMEDOUT = errnoNumber('ETIMEDOUT') as number;
  */
 export async function sleep(seconds: number, options?: { signal?: AbortSignal }): Promise<void> {
   if (typeof seconds !== 'number')
-    throw new TypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
+    throw new ArgTypeError(`The "seconds" argument must be of type number, received ${describe(seconds)}`);
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 1e9)
-    throw new RangeError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
+    throw new ArgValueError(`The "seconds" argument must be from 0 to 1e9, received ${seconds}`);
   const o = checkAsyncOptions(options);
   if (o.signal?.aborted) throw abortError(o.signal);
   try {
@@ -63,7 +63,7 @@ function asyncWaitOptions(options: unknown): AsyncWaitOptions {
   const o = checkOptions(options);
   for (const k of ['untraced', 'continued'])
     if (o[k])
-      throw new RangeError(`The "options.${k}" option is for the blocking waitpid(): a pidfd reports exits only`);
+      throw new ArgValueError(`The "options.${k}" option is for the blocking waitpid(): a pidfd reports exits only`);
   if (o.nohang !== undefined) checkBool(o.nohang, 'options.nohang');
   return checkAsyncOptions(o as AsyncWaitOptions);
 }
@@ -86,7 +86,7 @@ function asyncWaitOptions(options: unknown): AsyncWaitOptions {
 export async function waitpid(pid: number, options?: number | AsyncWaitOptions): Promise<WaitStatus> {
   checkInt(pid, 'pid', -(2 ** 31) + 1, 2 ** 31 - 1);
   if (pid === 0 || pid < -1)
-    throw new RangeError(`The "pid" argument of the promise waitpid() must be a pid or -1, received ${pid}`);
+    throw new ArgValueError(`The "pid" argument of the promise waitpid() must be a pid or -1, received ${pid}`);
   const o = asyncWaitOptions(options);
   if (o.signal?.aborted) throw abortError(o.signal);
   const ours = forkedChildren();

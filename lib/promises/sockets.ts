@@ -10,7 +10,7 @@
 import { C, native } from '../addon.ts';
 import { errnoNumber, makeError } from '../errors.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkBytes, checkFd, checkInt } from '../validate.ts';
+import { ArgValueError, checkBool, checkBytes, checkFd, checkInt } from '../validate.ts';
 import { formatAddress, fromNative, toNative, type SocketAddress } from '../sockets/addresses.ts';
 import type { AcceptOptions, RecvOptions, SendOptions } from '../sockets/syscalls.ts';
 import type { BlockingOptions } from '../blocking.ts';
@@ -44,7 +44,9 @@ function socketTimeout(fd: number, option: number): () => number {
 function ioFlags(o: { flags?: number }, allowWaitAll: boolean): { flags: number; dontWait: boolean } {
   const f = o.flags === undefined ? 0 : checkInt(o.flags, 'options.flags', 0, 2 ** 31 - 1);
   if (!allowWaitAll && f & C.MSG_WAITALL)
-    throw new RangeError('The "options.flags" argument: MSG_WAITALL is for blocking recv(); loop over recv() instead');
+    throw new ArgValueError(
+      'The "options.flags" argument: MSG_WAITALL is for blocking recv(); loop over recv() instead',
+    );
   return { flags: f & ~C.MSG_DONTWAIT, dontWait: (f & C.MSG_DONTWAIT) !== 0 };
 }
 

@@ -8,7 +8,7 @@
 import { C, native } from '../addon.ts';
 import { blocking, checkBlockingOptions, type BlockingOptions } from '../blocking.ts';
 import { traced } from '../trace.ts';
-import { checkBool, checkBytes, checkFd, checkInt } from '../validate.ts';
+import { ArgTypeError, ArgValueError, checkBool, checkBytes, checkFd, checkInt } from '../validate.ts';
 import { formatAddress, fromNative, toNative, type SocketAddress } from './addresses.ts';
 
 /** SCM_MAX_FD: the most fds one message may carry. */
@@ -39,12 +39,12 @@ export interface ReceivedMessage {
 export function checkSendFds(fd: unknown, data: unknown, fds: unknown): { bytes: Uint8Array; list: number[] } {
   checkFd(fd);
   const bytes = checkBytes(data);
-  if (!Array.isArray(fds)) throw new TypeError('The "fds" argument must be an array of fds');
-  if (fds.length > MAX_PASSED_FDS) throw new RangeError(`The "fds" argument holds more than ${MAX_PASSED_FDS} fds`);
+  if (!Array.isArray(fds)) throw new ArgTypeError('The "fds" argument must be an array of fds');
+  if (fds.length > MAX_PASSED_FDS) throw new ArgValueError(`The "fds" argument holds more than ${MAX_PASSED_FDS} fds`);
   const list = fds.map((f, i) => checkFd(f, `fds[${i}]`));
   // A stream socket carries fds with bytes only: zero bytes send nothing.
   if (list.length > 0 && bytes.byteLength === 0)
-    throw new RangeError('The "data" argument must hold at least one byte to carry fds');
+    throw new ArgValueError('The "data" argument must hold at least one byte to carry fds');
   return { bytes, list };
 }
 
@@ -60,7 +60,7 @@ export function checkRecvFds(fd: unknown, maxBytes: unknown, maxFds: unknown, cl
 export function msgFlags(flags: unknown, allowed: number): number {
   if (flags === undefined) return 0;
   const f = checkInt(flags, 'options.flags', 0, 2 ** 31 - 1);
-  if (f & ~allowed) throw new RangeError('The "options.flags" argument holds unsupported bits');
+  if (f & ~allowed) throw new ArgValueError('The "options.flags" argument holds unsupported bits');
   return f;
 }
 
