@@ -94,6 +94,10 @@ void start_drain_watch(AddonData* d);
 void close_handles(AddonData* d, void (*done)(AddonData*));
 // A handle this environment counted in open_handles has closed.
 void handle_closed(AddonData* d);
+// Closes the readiness watch of `fd`, if there is one, before the fd is
+// closed or replaced: the addon's close and dup2 do it whoever calls them,
+// so the loop never watches whatever reuses the number (poll.cc).
+void release_fd_watch(AddonData* d, int fd);
 // Closes every readiness watch of the promise API (poll.cc).
 void close_fd_watches(AddonData* d);
 // Learns the address of libuv's signal handler (see signals.cc).

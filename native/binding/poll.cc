@@ -155,6 +155,15 @@ Value PollRelease(const CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+void release_fd_watch(AddonData* d, int fd) {
+  if (!d || !d->poll) return;
+  auto it = d->poll->watches.find(fd);
+  if (it == d->poll->watches.end()) return;
+  FdWatch* w = it->second;
+  d->poll->watches.erase(it);
+  close_watch(w);
+}
+
 // () => { watches, active }: how many fds have a watch, how many of those
 // are started. For tests that look for leaks.
 Value PollStats(const CallbackInfo& info) {

@@ -154,6 +154,7 @@ Value Shutdown(const CallbackInfo& info) {
 
 Value Close(const CallbackInfo& info) {
   int fd = fd_arg(info);
+  release_fd_watch(data_of(info.Env()), fd);
   check(info.Env(), sys_close(fd), "close", on_fd(fd));
   return info.Env().Undefined();
 }
@@ -184,6 +185,7 @@ Value Dup(const CallbackInfo& info) {
 Value Dup2(const CallbackInfo& info) {
   int fd = fd_arg(info);
   int fd2 = fd_arg(info, 1, "newFd");
+  if (fd2 != fd) release_fd_watch(data_of(info.Env()), fd2);
   return Napi::Number::New(info.Env(), check(info.Env(), sys_dup2(fd, fd2), "dup2", on_fd(fd)));
 }
 
