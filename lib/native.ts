@@ -171,6 +171,11 @@ export interface Native {
   /** Puts this package's handlers back where Node or libuv replaced them. */
   reassertSignals(): void;
   /**
+   * One more (true) or one fewer (false) wait that only a signal ends:
+   * while there is any, the signal wake fd keeps the event loop alive.
+   */
+  keepSignalWatch(keep: boolean): void;
+  /**
    * The forked child's drain phase word (0, DRAIN_BEFORE_EXIT or
    * DRAIN_EXIT); with start (the default) also starts the watcher.
    */

@@ -1,5 +1,6 @@
 /**
- * The promise waitpid (pidfd on the event loop) and signals while promises
+ * The promise waitpid (a pidfd on the event loop for one pid, SIGCHLD for
+ * any child) and signals while promises
  * wait, run in a forking fixture: the loop stays free, any-child waits see
  * children forked meanwhile, child_process children are never reaped, the
  * blocking and promise forms share the forked-children table, abort and
@@ -56,6 +57,28 @@ test('a child_process child is refused with ECHILD and still exits to Node', () 
 
 test('a handled signal runs from the loop while an async accept waits, and does not end it', () => {
   expect(lines.signal).toEqual({ check: 'signal', handledWhileWaiting: 1, settledEarly: false });
+});
+
+test('waitpid(-1) waits for SIGCHLD: no pidfd, a blocking call is not interrupted, a user handler still runs', () => {
+  expect(lines.sigchld).toMatchObject({
+    pidfdsWhileWaiting: 0,
+    sleepErr: null,
+    code: 6,
+    first: true,
+    second: 'SIGTERM',
+    third: 'SIGKILL',
+    left: [],
+  });
+  expect(lines.sigchld.slept as number).toBeGreaterThanOrEqual(380);
+  expect(lines.sigchld.handled as number).toBeGreaterThanOrEqual(1);
+});
+
+test('a child forked while its parent waits for any child ends by itself; the wait is not its own', () => {
+  expect(lines.forkedWhileWaiting).toMatchObject({ pid: true, code: 12 });
+});
+
+test('a wait for any child keeps the event loop alive until the child exits', () => {
+  expect(lines.alive).toMatchObject({ pid: true, code: 8 });
 });
 
 test('no pidfd or watch is left behind', () => {

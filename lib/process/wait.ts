@@ -64,6 +64,14 @@ export function addForkedChild(pid: number): void {
 }
 
 /**
+ * Forgets a child that was reaped elsewhere (waitpid reported ECHILD for
+ * it). Not exported from the package.
+ */
+export function forgetForkedChild(pid: number): void {
+  forked().delete(pid);
+}
+
+/**
  * Calls `fn` with the pid of every child fork() makes from now on, until the
  * returned function is called (the promise waitpid(-1) watches new children
  * too). Not exported from the package.

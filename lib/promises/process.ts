@@ -1,14 +1,18 @@
 /**
- * sleep and waitpid as Promises. waitpid waits for a child of this package
- * through a pidfd (pidfd_open(2), Linux 5.3) that the event loop watches:
- * the fd turns readable when the child exits, and only then is waitpid(2)
- * called, with WNOHANG. It never reaps a child that child_process started.
+ * sleep and waitpid as Promises. waitpid(pid) waits for a child of this
+ * package through a pidfd (pidfd_open(2), Linux 5.3) that the event loop
+ * watches: the fd turns readable when the child exits, and only then is
+ * waitpid(2) called, with WNOHANG. waitpid(-1) waits for SIGCHLD, through
+ * this package's signal handling, and then asks each child of this package
+ * with WNOHANG. Neither ever reaps a child that child_process started.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { native } from '../addon.ts';
 import { errnoNumber, isErrno, makeError } from '../errors.ts';
 import { ArgTypeError, ArgValueError, checkBool, checkInt, checkOptions, describe } from '../validate.ts';
-import { forkedChildren, onForkedChild, waitpid as waitNow, WNOHANG, type WaitStatus } from '../process/wait.ts';
+import { forgetForkedChild, forkedChildren, waitpid as waitNow, WNOHANG, type WaitStatus } from '../process/wait.ts';
+import { SIGCHLD } from '../signals/names.ts';
+import { watchSignal } from '../signals/dispositions.ts';
 import { close } from '../sockets/syscalls.ts';
 import { onForkedChildStart } from '../process/self.ts';
 import { abortError, checkAsyncOptions, type AsyncOptions } from './abort.ts';
@@ -73,8 +77,14 @@ function asyncWaitOptions(options: unknown): AsyncWaitOptions {
  * one of them, -1 for any (including those forked while it waits).
  * Resolves with the decoded status of a child that exited or was killed,
  * and forgets it in {@link forkedChildren}, as the blocking call does, so
- * the two forms can be mixed. The event loop watches a pidfd per child;
- * the thread never blocks and no signal interrupts the wait.
+ * the two forms can be mixed. For one pid the event loop watches its pidfd;
+ * for -1 it waits for SIGCHLD: while it waits, this package's C handler is
+ * installed for SIGCHLD (with SA_RESTART, chaining to Node's, so a
+ * blocking call is not interrupted and child_process still hears of its
+ * children), unless a handler of the user's is there, which still runs.
+ * The thread never blocks and no signal interrupts the wait. With SIGCHLD
+ * ignored (`signal('SIGCHLD', 'ignore')` or `nocldwait`), the kernel reaps
+ * the children itself and no wait can see them, as with waitpid(2).
  * @throws (rejects) ChildProcessError (ECHILD) when `pid` is not a child
  *   this package forked (a child_process child, say) or, for -1, when
  *   there is none; AbortError; TimeoutError (ETIMEDOUT) when `timeoutMs`
@@ -92,12 +102,16 @@ export async function waitpid(pid: number, options?: number | AsyncWaitOptions):
   const ours = forkedChildren();
   const pids = pid === -1 ? ours : ours.includes(pid) ? [pid] : [];
   if (pids.length === 0) throw makeError(ECHILD, 'waitpid', { pid });
+  if (pid === -1 && !o.nohang) return waitAny(o);
   for (const p of pids) {
     const s = reap(p);
     if (s) return s;
   }
-  if (o.nohang) return { pid: 0, kind: 'running', status: 0 };
-  return watchChildren(pid, pids, o);
+  if (o.nohang) {
+    if (forkedChildren().length === 0) throw makeError(ECHILD, 'waitpid', { pid });
+    return { pid: 0, kind: 'running', status: 0 };
+  }
+  return watchChild(pid, o);
 }
 
 /**
@@ -110,76 +124,110 @@ export function wait(options?: AsyncWaitOptions): Promise<WaitStatus> {
 }
 
 // waitpid(pid, WNOHANG): the status of a child that exited, undefined while
-// it runs or when it was reaped elsewhere.
+// it runs or when it was reaped elsewhere (then it is forgotten).
 function reap(pid: number): WaitStatus | undefined {
   try {
     const s = waitNow(pid, WNOHANG);
     return s.pid !== 0 && (s.kind === 'exited' || s.kind === 'signaled') ? s : undefined;
   } catch (err) {
-    if (isErrno(err, 'ECHILD')) return undefined;
-    throw err;
+    if (!isErrno(err, 'ECHILD')) throw err;
+    forgetForkedChild(pid);
+    return undefined;
   }
 }
 
-// Watches a pidfd per child (and per child forked meanwhile, for -1) until
-// one exits, the signal aborts or the deadline passes.
-function watchChildren(pid: number, pids: number[], o: AsyncWaitOptions): Promise<WaitStatus> {
+// The waits for any child in progress. A forked child drops them: they
+// were its parent's, and never settle there.
+const anyWaits = new Set<{ orphan: () => void }>();
+onForkedChildStart(() => {
+  for (const w of anyWaits) w.orphan();
+  anyWaits.clear();
+});
+
+// Waits for SIGCHLD, and at each (one may stand for several exits) asks
+// every child of this package, until one has exited, none is left, the
+// signal aborts or the deadline passes. The watch is set before the first
+// look, so an exit in between is not missed.
+function waitAny(o: AsyncWaitOptions): Promise<WaitStatus> {
   return new Promise<WaitStatus>((resolve, reject) => {
-    const open = new Map<number, { pidfd: number; call: Call }>();
     let done = false;
-    const stopForks = pid === -1 ? onForkedChild((p) => watch(p)) : () => {};
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => finish(() => reject(abortError(o.signal as AbortSignal)));
+    const self = {
+      orphan: (): void => {
+        done = true;
+        if (timer) clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+      },
+    };
     const finish = (settle: () => void): void => {
       if (done) return;
-      done = true;
-      stopForks();
-      for (const { pidfd, call } of open.values()) {
-        call.end();
-        pidfds.delete(pidfd);
-        close(pidfd); // a wait still pending on it rejects with EBADF, ignored
-      }
-      open.clear();
+      self.orphan();
+      anyWaits.delete(self);
+      stop();
       settle();
     };
-    const forget = (p: number): void => {
-      const w = open.get(p);
-      if (!w) return;
-      open.delete(p);
-      w.call.end();
-      pidfds.delete(w.pidfd);
-      close(w.pidfd);
-      if (open.size === 0) finish(() => reject(makeError(ECHILD, 'waitpid', { pid })));
-    };
-    function watch(p: number): void {
-      let pidfd: number;
-      try {
-        pidfd = native.pidfdOpen(p);
-      } catch (err) {
-        // ESRCH: the child was reaped elsewhere already.
-        if (isErrno(err, 'ESRCH')) return;
-        return finish(() => reject(err));
+    const look = (): void => {
+      if (done) return;
+      const pids = forkedChildren();
+      if (pids.length === 0) return finish(() => reject(makeError(ECHILD, 'waitpid', { pid: -1 })));
+      for (const p of pids) {
+        let s: WaitStatus | undefined;
+        try {
+          s = reap(p);
+        } catch (err) {
+          return finish(() => reject(err));
+        }
+        if (s) return finish(() => resolve(s));
       }
-      const timeout = (): Error => makeError(ETIMEDOUT, 'waitpid', { pid, timedOut: true });
-      pidfds.add(pidfd);
-      const call = new Call(pidfd, 'waitpid', o, timeout);
-      open.set(p, { pidfd, call });
-      call.wait(READABLE).then(
-        () => {
-          if (done) return;
-          let s: WaitStatus | undefined;
-          try {
-            s = reap(p);
-          } catch (err) {
-            return finish(() => reject(err));
-          }
-          if (s) finish(() => resolve(s));
-          else forget(p);
-        },
-        (err: Error) => {
-          if (!done && !isErrno(err, 'EBADF')) finish(() => reject(err));
-        },
+      if (forkedChildren().length === 0) finish(() => reject(makeError(ECHILD, 'waitpid', { pid: -1 })));
+    };
+    const stop = watchSignal(SIGCHLD, look);
+    anyWaits.add(self);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.timeoutMs !== undefined)
+      timer = setTimeout(
+        () => finish(() => reject(makeError(ETIMEDOUT, 'waitpid', { pid: -1, timedOut: true }))),
+        o.timeoutMs,
       );
+    look();
+  });
+}
+
+// Watches the pidfd of one child until it exits, the signal aborts or the
+// deadline passes.
+function watchChild(pid: number, o: AsyncWaitOptions): Promise<WaitStatus> {
+  return new Promise<WaitStatus>((resolve, reject) => {
+    let pidfd: number;
+    try {
+      pidfd = native.pidfdOpen(pid);
+    } catch (err) {
+      // ESRCH: the child was reaped elsewhere already.
+      if (!isErrno(err, 'ESRCH')) return reject(err);
+      forgetForkedChild(pid);
+      return reject(makeError(ECHILD, 'waitpid', { pid }));
     }
-    for (const p of pids) watch(p);
-    if (open.size === 0 && !done) finish(() => reject(makeError(ECHILD, 'waitpid', { pid })));
+    pidfds.add(pidfd);
+    const timeout = (): Error => makeError(ETIMEDOUT, 'waitpid', { pid, timedOut: true });
+    const call = new Call(pidfd, 'waitpid', o, timeout);
+    const finish = (settle: () => void): void => {
+      call.end();
+      pidfds.delete(pidfd);
+      close(pidfd);
+      settle();
+    };
+    call.wait(READABLE).then(
+      () => {
+        let s: WaitStatus | undefined;
+        try {
+          s = reap(pid);
+        } catch (err) {
+          return finish(() => reject(err));
+        }
+        // Readable and not ours to collect: reaped elsewhere meanwhile.
+        finish(() => (s ? resolve(s) : reject(makeError(ECHILD, 'waitpid', { pid }))));
+      },
+      (err: Error) => finish(() => reject(err)),
+    );
   });
 }

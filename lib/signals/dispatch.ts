@@ -21,6 +21,39 @@ interface Installed {
 // with an empty table (the addon put its dispositions back).
 const handlers = perProcess(() => new Map<number, Installed>());
 
+// What this package itself listens for, whatever the user's disposition:
+// the promise waitpid(-1) hears of exits through SIGCHLD. A forked child
+// starts with none.
+const watchers = perProcess(() => new Map<number, Set<() => void>>());
+
+/**
+ * Calls `fn` from now on each time `signo` is taken, before the handler of
+ * the user (if any); the returned function stops it. Returns whether it is
+ * the first for that signal. `fn` never throws. Not exported from the package.
+ */
+export function addWatcher(signo: number, fn: () => void): { first: boolean; stop: () => boolean } {
+  const table = watchers();
+  let set = table.get(signo);
+  const first = !set;
+  if (!set) table.set(signo, (set = new Set()));
+  set.add(fn);
+  const mine = set;
+  return {
+    first,
+    // Returns whether it was the last for that signal.
+    stop: () => {
+      if (!mine.delete(fn) || mine.size > 0) return false;
+      if (table.get(signo) === mine) table.delete(signo);
+      return true;
+    },
+  };
+}
+
+/** Whether this package listens for `signo` itself. Not exported from the package. */
+export function isWatched(signo: number): boolean {
+  return (watchers().get(signo)?.size ?? 0) > 0;
+}
+
 /** Makes `handler` the one run for `signo`. Not exported from the package. */
 export function setHandler(signo: number, handler: SignalHandler, restart: boolean): void {
   handlers().set(signo, { handler, restart });
@@ -69,6 +102,7 @@ export function runPendingSignalHandlers(): number[] {
  */
 export function takeAndRun(): { taken: number[]; restart: boolean } {
   const taken = native.takeSignals();
+  for (const signo of taken) for (const fn of [...(watchers().get(signo) ?? [])]) fn();
   const table = handlers();
   const run: { signo: number; h: Installed }[] = [];
   let restart = true;

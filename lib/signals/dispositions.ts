@@ -7,10 +7,18 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { C, native } from '../addon.ts';
-import { perProcess } from '../process/self.ts';
+import { onForkedChildStart, perProcess } from '../process/self.ts';
 import { traced } from '../trace.ts';
 import { ArgTypeError, ArgValueError, checkBool, checkOptions, describe } from '../validate.ts';
-import { clearHandler, clearHandlers, hasHandlers, setHandler, type SignalHandler } from './dispatch.ts';
+import {
+  addWatcher,
+  clearHandler,
+  clearHandlers,
+  hasHandlers,
+  isWatched,
+  setHandler,
+  type SignalHandler,
+} from './dispatch.ts';
 import { signalName, signals, toSignalNumber, type SignalName } from './names.ts';
 
 export type { SignalHandler };
@@ -80,13 +88,20 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
   const previous = current().get(signo) ?? 'default';
   const flags =
     (o.restart ? C.SA_RESTART : 0) | (o.nocldstop ? C.SA_NOCLDSTOP : 0) | (o.nocldwait ? C.SA_NOCLDWAIT : 0);
+  // Back to 'default' while this package listens for the signal itself:
+  // its C handler stays, with SA_RESTART, so nothing is interrupted.
+  const watched = handler === 'default' && isWatched(signo);
   const disposition =
-    handler === 'default' ? C.DISPOSITION_PREVIOUS : handler === 'ignore' ? C.DISPOSITION_IGNORE : C.DISPOSITION_HANDLE;
+    handler === 'default' && !watched
+      ? C.DISPOSITION_PREVIOUS
+      : handler === 'ignore'
+        ? C.DISPOSITION_IGNORE
+        : C.DISPOSITION_HANDLE;
   watchNodeListeners();
   traced(
     'sigaction',
     () => `${signalName(signo)}, ${typeof handler === 'function' ? handler.name || 'handler' : handler}`,
-    () => native.sigaction(signo, disposition, flags),
+    () => native.sigaction(signo, disposition, watched ? C.SA_RESTART : flags),
   );
   if (typeof handler === 'function') {
     const run: SignalHandler = o.oneShot
@@ -147,3 +162,45 @@ export function forgetSignalHandlers(): void {
   clearHandlers();
   current().clear();
 }
+
+/**
+ * Calls `fn` each time `signo` arrives, from the event loop or a blocking
+ * call (as handlers run), until the returned function is called, whatever
+ * the user's disposition: with none, the C handler is installed with
+ * SA_RESTART (nothing is interrupted, and it chains to Node's or libuv's),
+ * and removed with the last watcher. While any watcher is there, the event
+ * loop stays alive. Main thread only. Not exported from the package.
+ */
+export function watchSignal(signo: number, fn: () => void): () => void {
+  const w = addWatcher(signo, fn);
+  if (w.first && !current().has(signo)) {
+    try {
+      native.sigaction(signo, C.DISPOSITION_HANDLE, C.SA_RESTART);
+    } catch (err) {
+      w.stop();
+      throw err;
+    }
+  }
+  native.keepSignalWatch(true);
+  keeping++;
+  const generation = forks;
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    // In a forked child, the parent's watch is not its own.
+    if (generation !== forks) return;
+    keeping--;
+    native.keepSignalWatch(false);
+    if (w.stop() && !current().has(signo)) native.sigaction(signo, C.DISPOSITION_PREVIOUS, 0);
+  };
+}
+
+// How many watches keep the event loop alive. A forked child gives back
+// its parent's (the addon's count was copied with the memory).
+let keeping = 0;
+let forks = 0;
+onForkedChildStart(() => {
+  forks++;
+  for (; keeping > 0; keeping--) native.keepSignalWatch(false);
+});

@@ -97,7 +97,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     {"setChildSubreaper", SetChildSubreaper},
     // signals
     {"sigaction", Sigaction},     {"takeSignals", TakeSignals}, {"signalRestarts", SignalRestarts},
-    {"reassertSignals", ReassertSignals},
+    {"reassertSignals", ReassertSignals}, {"keepSignalWatch", KeepSignalWatch},
     // the event loop
     {"watchLoopDrain", WatchLoopDrain},
     // the promise API: readiness watches, calls that never wait

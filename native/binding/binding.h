@@ -40,6 +40,7 @@ struct AddonData {
   int32_t drain_phase[1] = {0};      // contract::kDrain*
   // libuv handles this environment opened (loop.cc); closed at teardown.
   uv_poll_t* wake = nullptr;
+  int wake_keepers = 0;  // waits that keep the loop alive on the wake fd
   uv_check_t* reassert = nullptr;
   uv_prepare_t* drain = nullptr;
   uv_idle_t* drain_idle = nullptr;
@@ -87,6 +88,9 @@ long check(Napi::Env env, long r, const char* syscall, const ErrorContext& where
 
 // Starts the main thread's wake fd watcher and reassert check.
 void start_signal_watch(AddonData* d);
+// One more (keep) or one fewer wait that needs a signal to end: while there
+// is any, the wake fd watcher keeps the loop alive.
+void keep_signal_watch(AddonData* d, bool keep);
 // Starts the forked child's loop-drain watcher.
 void start_drain_watch(AddonData* d);
 // Closes every handle this environment opened; `done` runs once all are
@@ -144,6 +148,7 @@ Value Sigaction(const CallbackInfo& info);
 Value TakeSignals(const CallbackInfo& info);
 Value SignalRestarts(const CallbackInfo& info);
 Value ReassertSignals(const CallbackInfo& info);
+Value KeepSignalWatch(const CallbackInfo& info);
 // loop.cc
 Value WatchLoopDrain(const CallbackInfo& info);
 // poll.cc

@@ -118,6 +118,19 @@ void start_signal_watch(AddonData* d) {
   uv_unref(reinterpret_cast<uv_handle_t*>(d->reassert));
 }
 
+void keep_signal_watch(AddonData* d, bool keep) {
+  if (!d->wake) return;
+  if (keep)
+    d->wake_keepers++;
+  else if (d->wake_keepers > 0)
+    d->wake_keepers--;
+  auto* h = reinterpret_cast<uv_handle_t*>(d->wake);
+  if (d->wake_keepers > 0)
+    uv_ref(h);
+  else
+    uv_unref(h);
+}
+
 void start_drain_watch(AddonData* d) {
   if (!d->drain) {
     d->drain = new_handle<uv_prepare_t>(d);

@@ -46,4 +46,13 @@ Value ReassertSignals(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (keep) A promise that waits for a signal (the promise waitpid(-1) waits
+// for SIGCHLD) keeps the event loop alive, as a pending fd watch does.
+Value KeepSignalWatch(const CallbackInfo& info) {
+  bool keep = bool_arg(info, 0, "keep");
+  AddonData* d = data_of(info.Env());
+  if (d && d->main_thread) keep_signal_watch(d, keep);
+  return info.Env().Undefined();
+}
+
 }  // namespace wtf::binding
