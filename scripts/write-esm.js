@@ -1,6 +1,6 @@
-// Writes the ES module entry point: it re-exports the CommonJS build, so
-// both `import` and `require` users get the very same classes and
-// `instanceof` works across them. Both entry declarations start with
+// The last step of `npm run build`. Writes the ES module entry point: it
+// re-exports the CommonJS build, so both `import` and `require` users get
+// the very same classes and `instanceof` works across them. Both entry declarations start with
 // `/// <reference types="node" />`: they use Buffer and NodeJS.ProcessEnv,
 // and a consumer's compiler must load @types/node (a peer dependency) even
 // when its tsconfig lists no types, as TypeScript 6 and later default to.
@@ -27,3 +27,7 @@ fs.writeFileSync(
 const cjsTypes = path.join(__dirname, '..', 'dist', 'lib', 'index.d.ts');
 const cjsText = fs.readFileSync(cjsTypes, 'utf8');
 if (!cjsText.startsWith(reference)) fs.writeFileSync(cjsTypes, reference + cjsText);
+
+// The last step of `npm run build`: dist/.built says the build is whole
+// (CI starts a second suite beside `npm test` once it is there).
+fs.writeFileSync(path.join(__dirname, '..', 'dist', '.built'), '');

@@ -1,6 +1,7 @@
 /**
  * The package as a user gets it. `npm pack` (which builds the prebuilt addon
- * and the TypeScript), the tarball's file list against the expected one, then
+ * and the TypeScript; or the tarball WTF_PACKED_TARBALL names, which CI
+ * packs once for every Node it runs the suite on), the tarball's file list against the expected one, then
  * an install of the tarball into a fresh project whose PATH holds node, npm
  * and sh but no compiler, make or python, and there: both module faces, the
  * README's tour as an ES module and as CommonJS, the forking server from the
@@ -31,7 +32,11 @@ const PREBUILDS = [
 let work: string;
 let dir: string;
 let pkg: string;
-/** A user's environment: no npm_* variables, PATH without a compiler. */
+/**
+ * A user's environment: no npm_* variables, no WTF_ADDON_PATH (the suite may
+ * run against another build of the addon; a user's install loads its own),
+ * PATH without a compiler.
+ */
 let env: NodeJS.ProcessEnv;
 
 function run(
@@ -68,17 +73,28 @@ function bareBin(): string {
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-pkg-'));
-  // npm pack runs prepack (the prebuilt addon) and prepare (the TypeScript),
-  // under the lock the development builds take.
-  const pack = run('flock', ['/tmp/what-the-fork-build.lock', 'npm', 'pack', '--pack-destination', work], {
-    cwd: root,
-    env: process.env,
-    timeout: 300000,
-  });
-  if (pack.status !== 0) throw new Error(`npm pack failed:\n${pack.stdout}${pack.stderr}`);
   const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
-  const tarball = path.join(work, `what-the-fork-${version}.tgz`);
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  let tarball = path.join(work, `what-the-fork-${version}.tgz`);
+  const packed = process.env.WTF_PACKED_TARBALL;
+  if (packed) {
+    // CI packs once, from the same checkout, and every run of the suite
+    // installs that tarball.
+    if (!path.isAbsolute(packed) || !packed.endsWith(`what-the-fork-${version}.tgz`) || !fs.existsSync(packed))
+      throw new Error(
+        `WTF_PACKED_TARBALL must name an existing what-the-fork-${version}.tgz by absolute path: ${packed}`,
+      );
+    tarball = packed;
+  } else {
+    // npm pack runs prepack (the prebuilt addon) and prepare (the
+    // TypeScript), under the lock the development builds take.
+    const pack = run('flock', ['/tmp/what-the-fork-build.lock', 'npm', 'pack', '--pack-destination', work], {
+      cwd: root,
+      env: process.env,
+      timeout: 300000,
+    });
+    if (pack.status !== 0) throw new Error(`npm pack failed:\n${pack.stdout}${pack.stderr}`);
+  }
+  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'WTF_ADDON_PATH'));
   env.PATH = bareBin();
   dir = path.join(work, 'project');
   fs.mkdirSync(dir);
