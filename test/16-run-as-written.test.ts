@@ -9,9 +9,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, childrenOf, exitOf, freePort, root, until, watch, type Watched } from './helpers.ts';
+import { askLine, childrenOf, exitOf, freePort, refused, root, until, watch, type Watched } from './helpers.ts';
 
 const nodes = [process.execPath, ...(process.env.WTF_EXTRA_NODES ?? '').split(':').filter(Boolean)];
 
@@ -31,17 +30,6 @@ function descendants(pid: number): number[] {
   const out: number[] = [];
   for (const c of childrenOf(pid)) out.push(c, ...descendants(c));
   return out;
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
 }
 
 const started: number[] = [];

@@ -7,9 +7,8 @@
  * connection and leaves no zombie.
  */
 import { spawn } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { askLine, collect, startFixture, zombiesOf, type RunResult } from './helpers.ts';
+import { askLine, collect, refused, startFixture, zombiesOf, type RunResult } from './helpers.ts';
 
 interface Server {
   port: number;
@@ -34,17 +33,6 @@ async function startServer(): Promise<Server> {
 
 function stats(r: RunResult): Record<string, unknown> {
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
 }
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,10 @@
  * and exit statuses (run as a subprocess; nothing forks here).
  */
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from '../lib/prefork/cli.ts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { nodeFlagsToAdd, parseArgs } from '../lib/prefork/cli.ts';
 import { parseListen } from '../lib/index.ts';
 import { BIN } from './prefork-helpers.ts';
 
@@ -69,6 +72,50 @@ test('the bin: --help exits 0 with the usage, a bad option exits 2 naming it, a 
   const missing = run('serve', '/nonexistent/app.js', '--listen', '127.0.0.1:0');
   expect(missing.status).toBe(1);
   expect(missing.stderr).toMatch(/Cannot find module|ERR_MODULE_NOT_FOUND/);
+});
+
+test('the node flags the bin restarts node with: --single-threaded and a young generation cap, unless set', () => {
+  const serve = ['serve', 'a.js'];
+  expect(nodeFlagsToAdd(serve, [], '')).toEqual(['--single-threaded', '--max-semi-space-size=2']);
+  expect(nodeFlagsToAdd(serve, ['--single-threaded'], '')).toEqual(['--max-semi-space-size=2']);
+  expect(nodeFlagsToAdd(serve, ['--single-threaded', '--max-semi-space-size=2'], '')).toEqual([]);
+  expect(nodeFlagsToAdd([...serve, '--max-semi-space-size', '8'], [], '')).toEqual([
+    '--single-threaded',
+    '--max-semi-space-size=8',
+  ]);
+  expect(nodeFlagsToAdd([...serve, '--max-semi-space-size=0'], [], '')).toEqual(['--single-threaded']);
+  // The user's own flag wins, given to node or in NODE_OPTIONS.
+  expect(nodeFlagsToAdd(serve, ['--max_semi_space_size=16'], '')).toEqual(['--single-threaded']);
+  expect(nodeFlagsToAdd(serve, [], '--trace-gc --max-semi-space-size=4')).toEqual(['--single-threaded']);
+  // A bad value adds nothing here; parseArgs reports it.
+  expect(nodeFlagsToAdd([...serve, '--max-semi-space-size', 'lots'], [], '')).toEqual(['--single-threaded']);
+  expect(() => parseArgs([...serve, '--max-semi-space-size', 'lots'])).toThrow(
+    /--max-semi-space-size: not an integer from 0 to 1024/,
+  );
+  expect(parseArgs([...serve, '--max-semi-space-size', '4'])).toEqual({ app: 'a.js', listen: undefined });
+});
+
+test('the bin runs the master under those flags', () => {
+  // An app whose import, in the master, reports node's flags and ends it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-flags-'));
+  const appFile = path.join(dir, 'flags.js');
+  fs.writeFileSync(appFile, 'process.stdout.write(JSON.stringify(process.execArgv)); process.exit(0);\n');
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}): string[] => {
+    const r = spawnSync(process.execPath, [BIN, 'serve', appFile, '--listen', '127.0.0.1:0', ...args], {
+      encoding: 'utf8',
+      timeout: 30000,
+      env: { ...process.env, ...env },
+    });
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout) as string[];
+  };
+  try {
+    expect(run([])).toEqual(['--single-threaded', '--max-semi-space-size=2']);
+    expect(run(['--max-semi-space-size', '0'])).toEqual(['--single-threaded']);
+    expect(run([], { NODE_OPTIONS: '--max-semi-space-size=4' })).toEqual(['--single-threaded']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('PreforkServer.run() without --single-threaded rejects with NotSingleThreadedError before it listens', async () => {

@@ -143,6 +143,18 @@ export function askBytes(port: number, request: Buffer, timeoutMs = 10000): Prom
 }
 
 /** A free TCP port on loopback (bound and released; good enough for tests). */
+/** Whether a connection to 127.0.0.1:`port` is refused (nothing listens there). */
+export function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

@@ -1,6 +1,7 @@
 /**
  * The command: `what-the-fork serve <app> [options]`. bin/what-the-fork.js
- * restarts node with --single-threaded (execSingleThreaded) and calls
+ * restarts node with the flags {@link nodeFlagsToAdd} names
+ * (--single-threaded, and a cap on V8's young generation) and calls
  * {@link main}.
  */
 import { parseListen, type ListenSpec } from './listeners.ts';
@@ -31,6 +32,10 @@ Options:
       --backoff-max S        longest delay (default 5)
       --max-failed-starts N  give up after N failed starts in a row (default 10)
       --status-socket PATH   answer the worker table as JSON on a UNIX socket
+      --max-semi-space-size MB  start node with V8's flag of that name (default
+                             2; 0: V8's default, up to 16 or 32): each worker's
+                             young generation is memory of its own; ignored
+                             when node's flags or NODE_OPTIONS set it
   -h, --help                 this text
 
 Signals to the master: TERM/INT quick stop, QUIT graceful stop, HUP replace
@@ -52,6 +57,41 @@ const NUMBERS: Record<string, keyof PreforkOptions> = {
   '--backoff-max': 'backoffMax',
   '--max-failed-starts': 'maxFailedStarts',
 };
+
+/** The cap on each semi-space of V8's young generation that the command starts node with, in MB. */
+export const DEFAULT_SEMI_SPACE_MB = 2;
+
+const SEMI_SPACE = /^--max[-_]semi[-_]space[-_]size(=|$)/;
+
+// The value of the command's --max-semi-space-size: an integer from 0 to
+// 1024, or undefined when it is not one (parseArgs says why).
+function semiSpaceValue(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return v !== undefined && /^\d+$/.test(v.trim()) && n <= 1024 ? n : undefined;
+}
+
+/**
+ * The node flags bin/what-the-fork.js restarts node with, those it does not
+ * run with yet: `--single-threaded`, which fork() needs, and
+ * `--max-semi-space-size` (the command's option of that name, default
+ * {@link DEFAULT_SEMI_SPACE_MB}; 0 for none) unless node's own flags or
+ * NODE_OPTIONS set it. A worker's young generation is the memory it cannot
+ * share with the master: V8 grows it under load up to 16 MB a semi-space
+ * (32 on Node 24), two semi-spaces, in every worker. Never throws.
+ */
+export function nodeFlagsToAdd(argv: string[], execArgv: string[], nodeOptions: string): string[] {
+  const add: string[] = [];
+  if (!execArgv.some((a) => /^--single[-_]threaded$/.test(a))) add.push('--single-threaded');
+  let mb: number | undefined = DEFAULT_SEMI_SPACE_MB;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--max-semi-space-size') mb = semiSpaceValue(argv[++i]);
+    else if (a.startsWith('--max-semi-space-size=')) mb = semiSpaceValue(a.slice(a.indexOf('=') + 1));
+  }
+  const set = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => SEMI_SPACE.test(a));
+  if (!set && mb !== undefined && mb > 0) add.push(`--max-semi-space-size=${mb}`);
+  return add;
+}
 
 /**
  * Parses the command line into PreforkServer options.
@@ -81,7 +121,12 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
     else if (flag === '--no-preload') o.preload = false;
     else if (flag === '--preload') o.preload = true;
     else if (flag === '--status-socket') o.statusSocket = value();
-    else if (flag in NUMBERS) {
+    else if (flag === '--max-semi-space-size') {
+      // For node, which bin/what-the-fork.js starts with it.
+      const v = value();
+      if (semiSpaceValue(v) === undefined)
+        throw new ArgValueError(`${flag}: not an integer from 0 to 1024: ${JSON.stringify(v)}`);
+    } else if (flag in NUMBERS) {
       const v = value();
       const n = Number(v);
       if (v.trim() === '' || !Number.isFinite(n) || n < 0)

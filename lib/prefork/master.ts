@@ -27,7 +27,7 @@ import {
   type Listener,
 } from './listeners.ts';
 import { Slot } from './scoreboard.ts';
-import { rehearseWorker } from './rehearsal.ts';
+import { rehearseWorker, settleHeap } from './rehearsal.ts';
 import { runWorker, type WorkerContext } from './worker.ts';
 import { ArgTypeError, ArgValueError } from '../validate.ts';
 
@@ -241,6 +241,7 @@ export class PreforkServer {
     );
     if (this.options.statusSocket) this.openStatusSocket(this.options.statusSocket);
     await rehearseWorker(this.o.reusePort ? undefined : this.listeners[0]?.fd, this.o.backlog);
+    settleHeap();
     const done = new Promise<number>((resolve) => (this.resolve = resolve));
     signal('SIGCHLD', () => this.reap());
     signal('SIGTERM', () => this.stop('quick'));

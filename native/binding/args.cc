@@ -150,4 +150,42 @@ void require_main_thread(Napi::Env env, const char* what) {
                                     "not a worker thread");
 }
 
+ErrorContext on_fd(int fd, const Addr* a) {
+  ErrorContext where;
+  where.fd = fd;
+  where.address = a;
+  return where;
+}
+
+ErrorContext on_address(int fd, const Addr& a) { return on_fd(fd, &a); }
+
+ErrorContext after_wait(int fd, const Wait& w, const Addr* a) {
+  ErrorContext where = on_fd(fd, a);
+  where.timed_out = w.timed_out;
+  return where;
+}
+
+Napi::Uint8Array bytes_arg(const CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsTypedArray())
+    type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
+  napi_typedarray_type t = info[i].As<Napi::TypedArray>().TypedArrayType();
+  if (t != napi_uint8_array && t != napi_uint8_clamped_array)
+    type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
+  return info[i].As<Napi::Uint8Array>();
+}
+
+Napi::Object accepted(Napi::Env env, int fd, const Addr& peer) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", fd);
+  o.Set("address", addr_to_js(env, peer));
+  return o;
+}
+
+RecvRoom::RecvRoom(Napi::Env env, int max, const char* syscall, const ErrorContext& where) {
+  if (static_cast<size_t>(max) <= sizeof small_) return;
+  big_.reset(static_cast<uint8_t*>(malloc(max)));
+  if (!big_) throw_errno(env, ENOMEM, syscall, where);
+  into_ = big_.get();
+}
+
 }  // namespace wtf::binding

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <napi.h>
+#include <stdlib.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
 
 #include "../posix/posix.h"
@@ -83,6 +85,34 @@ struct ErrorContext {
 [[noreturn]] void throw_errno(Napi::Env env, int err, const char* syscall, const ErrorContext& where = {});
 // Throws for r < 0 (a -errno); returns r otherwise.
 long check(Napi::Env env, long r, const char* syscall, const ErrorContext& where = {});
+// A call on `fd` failed (to or from `a`).
+ErrorContext on_fd(int fd, const Addr* a = nullptr);
+ErrorContext on_address(int fd, const Addr& a);
+// A call that may have waited failed: EAGAIN on a blocking fd was a timeout.
+ErrorContext after_wait(int fd, const Wait& w, const Addr* a = nullptr);
+
+// ---- what the socket calls share (args.cc) ------------------------------
+
+// The bytes argument of a send: a Uint8Array (or Uint8ClampedArray).
+Napi::Uint8Array bytes_arg(const CallbackInfo& info, size_t i);
+// What accept returns: { fd, address }.
+Napi::Object accepted(Napi::Env env, int fd, const Addr& peer);
+// Room to receive up to `max` bytes in: 64 KiB on the stack, else malloc'd,
+// which costs address space, not the pages nothing is written to, so a large
+// maxBytes never means a JavaScript allocation of that size. Throws ENOMEM
+// for `syscall` when malloc fails.
+class RecvRoom {
+ public:
+  RecvRoom(Napi::Env env, int max, const char* syscall, const ErrorContext& where);
+  RecvRoom(const RecvRoom&) = delete;
+  RecvRoom& operator=(const RecvRoom&) = delete;
+  uint8_t* data() { return into_; }
+
+ private:
+  uint8_t small_[64 * 1024];
+  std::unique_ptr<uint8_t, void (*)(void*)> big_{nullptr, free};
+  uint8_t* into_ = small_;
+};
 
 // ---- libuv plumbing (loop.cc) -------------------------------------------
 

@@ -14,14 +14,6 @@
 namespace wtf::binding {
 
 namespace {
-ErrorContext after(int fd, const Wait& w, const Addr* a) {
-  ErrorContext where;
-  where.fd = fd;
-  where.timed_out = w.timed_out;
-  where.address = a;
-  return where;
-}
-
 std::vector<int> fds_arg(const CallbackInfo& info, size_t i) {
   Napi::Env env = info.Env();
   if (i >= info.Length() || !info[i].IsArray())
@@ -46,10 +38,7 @@ std::vector<int> fds_arg(const CallbackInfo& info, size_t i) {
 Value SendMsg(const CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = fd_arg(info);
-  if (info.Length() < 2 || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    type_error(env, "The \"data\" argument must be a Uint8Array");
-  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array data = bytes_arg(info, 1);
   std::vector<int> fds = fds_arg(info, 2);
   bool has_to = info.Length() > 3 && info[3].IsObject();
   Addr to;
@@ -61,7 +50,7 @@ Value SendMsg(const CallbackInfo& info) {
                           static_cast<int>(fds.size()), has_to ? &to : nullptr, flags & ~MSG_DONTWAIT,
                           nowait || (flags & MSG_DONTWAIT) ? nullptr : &w);
   if (n == -EAGAIN && nowait) return Napi::Number::New(env, -1);
-  check(env, n, has_to ? "sendto" : "sendmsg", after(fd, w, has_to ? &to : nullptr));
+  check(env, n, has_to ? "sendto" : "sendmsg", after_wait(fd, w, has_to ? &to : nullptr));
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -76,17 +65,16 @@ Value RecvMsg(const CallbackInfo& info) {
   bool cloexec = info.Length() > 4 && info[4].ToBoolean();
   Wait w = wait_arg(info, 5);
   bool nowait = info.Length() > 6 && info[6].ToBoolean();
-  std::unique_ptr<uint8_t, void (*)(void*)> buf(static_cast<uint8_t*>(malloc(max)), free);
-  if (!buf) throw_errno(env, ENOMEM, "recvmsg", after(fd, w, nullptr));
+  RecvRoom room(env, max, "recvmsg", on_fd(fd));
   int fds[kMaxPassedFds];
   int nfds = 0;
   Addr from;
-  ssize_t n = sys_recvmsg(fd, buf.get(), max, fds, max_fds, &nfds, &from, cloexec, 0,
+  ssize_t n = sys_recvmsg(fd, room.data(), max, fds, max_fds, &nfds, &from, cloexec, 0,
                           nowait || (flags & MSG_DONTWAIT) ? nullptr : &w);
   if (n == -EAGAIN && nowait) return env.Null();
-  check(env, n, "recvmsg", after(fd, w, nullptr));
+  check(env, n, "recvmsg", after_wait(fd, w, nullptr));
   Napi::Object o = Napi::Object::New(env);
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf.get(), n < max ? n : max));
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, room.data(), n < max ? n : max));
   Napi::Array got = Napi::Array::New(env, nfds);
   for (int i = 0; i < nfds; i++) got.Set(static_cast<uint32_t>(i), fds[i]);
   o.Set("fds", got);

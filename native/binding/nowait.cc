@@ -18,12 +18,6 @@ namespace {
 constexpr int kFdCreateFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 constexpr int kSendFlags = MSG_MORE | MSG_NOSIGNAL | MSG_OOB;
 constexpr int kRecvFlags = MSG_PEEK | MSG_OOB;
-
-ErrorContext on_fd(int fd) {
-  ErrorContext where;
-  where.fd = fd;
-  return where;
-}
 }  // namespace
 
 // (fd, flags) => { fd, address } | null
@@ -34,10 +28,7 @@ Value AcceptNow(const CallbackInfo& info) {
   int c = nowait_accept(fd, flags, &peer);
   if (c == -EAGAIN) return info.Env().Null();
   check(info.Env(), c, "accept", on_fd(fd));
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("fd", c);
-  o.Set("address", addr_to_js(info.Env(), peer));
-  return o;
+  return accepted(info.Env(), c, peer);
 }
 
 // (fd, address) => true when connected, false when the handshake goes on
@@ -47,9 +38,7 @@ Value ConnectNow(const CallbackInfo& info) {
   Addr a = addr_arg(info, 1);
   int r = nowait_connect(fd, a);
   if (r == -EINPROGRESS) return Napi::Boolean::New(info.Env(), false);
-  ErrorContext where = on_fd(fd);
-  where.address = &a;
-  check(info.Env(), r, "connect", where);
+  check(info.Env(), r, "connect", on_address(fd, a));
   return Napi::Boolean::New(info.Env(), true);
 }
 
@@ -57,19 +46,14 @@ Value ConnectNow(const CallbackInfo& info) {
 Value ConnectResult(const CallbackInfo& info) {
   int fd = fd_arg(info);
   Addr a = addr_arg(info, 1);
-  ErrorContext where = on_fd(fd);
-  where.address = &a;
-  check(info.Env(), nowait_connect_result(fd), "connect", where);
+  check(info.Env(), nowait_connect_result(fd), "connect", on_address(fd, a));
   return info.Env().Undefined();
 }
 
 // (fd, data, flags) => bytes sent, or -1 when the buffer is full.
 Value SendNow(const CallbackInfo& info) {
   int fd = fd_arg(info);
-  if (info.Length() < 2 || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
-  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array data = bytes_arg(info, 1);
   int flags = flags_arg(info, 2, "flags", kSendFlags);
   ssize_t n = nowait_send(fd, data.ByteLength() ? data.Data() : nullptr, data.ByteLength(), flags);
   if (n == -EAGAIN) return Napi::Number::New(info.Env(), -1);
@@ -82,18 +66,11 @@ Value RecvNow(const CallbackInfo& info) {
   int fd = fd_arg(info);
   int max = int_arg(info, 1, "maxBytes", 1, 1 << 30);
   int flags = flags_arg(info, 2, "flags", kRecvFlags);
-  uint8_t small[64 * 1024];
-  std::unique_ptr<uint8_t, void (*)(void*)> big(nullptr, free);
-  uint8_t* into = small;
-  if (static_cast<size_t>(max) > sizeof small) {
-    big.reset(static_cast<uint8_t*>(malloc(max)));
-    if (!big) throw_errno(info.Env(), ENOMEM, "recv", on_fd(fd));
-    into = big.get();
-  }
-  ssize_t n = nowait_recv(fd, into, max, flags);
+  RecvRoom room(info.Env(), max, "recv", on_fd(fd));
+  ssize_t n = nowait_recv(fd, room.data(), max, flags);
   if (n == -EAGAIN) return info.Env().Null();
   check(info.Env(), n, "recv", on_fd(fd));
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), into, n < max ? n : max);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), room.data(), n < max ? n : max);
 }
 
 // (pid) => a pidfd (close-on-exec)

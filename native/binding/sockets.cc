@@ -19,25 +19,6 @@ constexpr int kFdCreateFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 constexpr int kSendFlags = MSG_OOB | MSG_DONTWAIT | MSG_MORE | MSG_NOSIGNAL;
 constexpr int kRecvFlags = MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_OOB;
 
-ErrorContext on_fd(int fd) {
-  ErrorContext where;
-  where.fd = fd;
-  return where;
-}
-
-ErrorContext on_address(int fd, const Addr& a) {
-  ErrorContext where = on_fd(fd);
-  where.address = &a;
-  return where;
-}
-
-// A blocking call's failure: EAGAIN on a blocking fd was a timeout.
-ErrorContext after_wait(int fd, const Wait& w) {
-  ErrorContext where = on_fd(fd);
-  where.timed_out = w.timed_out;
-  return where;
-}
-
 Value Pair(Napi::Env env, const int fds[2]) {
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, fds[0]);
@@ -90,10 +71,7 @@ Value Accept(const CallbackInfo& info) {
   Addr peer;
   int c = sys_accept(fd, flags, &w, &peer);
   check(info.Env(), c, "accept", after_wait(fd, w));
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("fd", c);
-  o.Set("address", addr_to_js(info.Env(), peer));
-  return o;
+  return accepted(info.Env(), c, peer);
 }
 
 Value Connect(const CallbackInfo& info) {
@@ -107,12 +85,7 @@ Value Connect(const CallbackInfo& info) {
 
 Value Send(const CallbackInfo& info) {
   int fd = fd_arg(info);
-  if (info.Length() < 2 || !info[1].IsTypedArray())
-    type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
-  Napi::TypedArray view = info[1].As<Napi::TypedArray>();
-  if (view.TypedArrayType() != napi_uint8_array && view.TypedArrayType() != napi_uint8_clamped_array)
-    type_error(info.Env(), "The \"data\" argument must be a Uint8Array");
-  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Uint8Array data = bytes_arg(info, 1);
   int flags = flags_arg(info, 2, "flags", kSendFlags);
   Wait w = wait_arg(info, 3);
   // A detached buffer has no data pointer and length 0: a zero-byte send.
@@ -128,21 +101,12 @@ Value Recv(const CallbackInfo& info) {
   if ((flags & MSG_PEEK) && (flags & MSG_WAITALL))
     range_error(info.Env(), "The \"flags\" argument may not combine MSG_PEEK with MSG_WAITALL");
   Wait w = wait_arg(info, 3);
-  // Receive into scratch memory and copy out only what arrived: a large
-  // maxBytes costs address space (malloc leaves untouched pages alone), not
-  // a JavaScript allocation of that size.
-  uint8_t small[64 * 1024];
-  std::unique_ptr<uint8_t, void (*)(void*)> big(nullptr, free);
-  uint8_t* into = small;
-  if (static_cast<size_t>(max) > sizeof small) {
-    big.reset(static_cast<uint8_t*>(malloc(max)));
-    if (!big) throw_errno(info.Env(), ENOMEM, "recv", on_fd(fd));
-    into = big.get();
-  }
-  ssize_t n = sys_recv(fd, into, max, flags, &w);
+  // Receive into scratch memory and copy out only what arrived.
+  RecvRoom room(info.Env(), max, "recv", on_fd(fd));
+  ssize_t n = sys_recv(fd, room.data(), max, flags, &w);
   check(info.Env(), n, "recv", after_wait(fd, w));
   // Never more than the buffer holds, whatever the kernel reported.
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), into, n < max ? n : max);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), room.data(), n < max ? n : max);
 }
 
 Value Shutdown(const CallbackInfo& info) {
