@@ -44,6 +44,7 @@ struct AddonData {
   uv_poll_t* wake = nullptr;
   int wake_keepers = 0;  // waits that keep the loop alive on the wake fd
   uv_check_t* reassert = nullptr;
+  uint64_t reasserted_at = 0;  // the loop's time of the last reassert
   uv_prepare_t* drain = nullptr;
   uv_idle_t* drain_idle = nullptr;
   bool drain_suspect = false;

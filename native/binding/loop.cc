@@ -3,8 +3,8 @@
 // ends.
 //
 // - the main thread watches the signal wake fd (unref'd), so JavaScript
-//   handlers run while the loop is idle, and takes back, every turn, signals
-//   that libuv took over;
+//   handlers run while the loop is idle, and takes back, at most every
+//   kReassertMs of loop time, signals that libuv took over;
 // - a forked child watches for its loop running dry (see below).
 #include <signal.h>
 
@@ -25,6 +25,9 @@ void call_hook(AddonData* d, Napi::FunctionReference& fn) {
   fn.MakeCallback(env.Global(), {}, ctx);
   napi_async_destroy(env, ctx);
 }
+
+// How often, at most, the check handle takes signals back from libuv.
+constexpr uint64_t kReassertMs = 10;
 
 AddonData* owner(void* handle) { return static_cast<AddonData*>(static_cast<uv_handle_t*>(handle)->data); }
 
@@ -111,10 +114,19 @@ void start_signal_watch(AddonData* d) {
     call_hook(data, data->on_signal);
   });
   uv_unref(reinterpret_cast<uv_handle_t*>(d->wake));
-  // Every turn of the loop, take back signals that libuv took over.
+  // Take back signals that libuv took over: at a turn of the loop, once
+  // kReassertMs have passed since the last time. Each handled signal costs
+  // a sigaction(2) to look at, which a busy server would otherwise pay on
+  // every turn; a SIGCHLD missed meanwhile is recovered (signals.cc).
   d->reassert = new_handle<uv_check_t>(d);
   uv_check_init(d->loop, d->reassert);
-  uv_check_start(d->reassert, [](uv_check_t*) { signals_reassert(); });
+  uv_check_start(d->reassert, [](uv_check_t* h) {
+    AddonData* data = owner(h);
+    uint64_t now = uv_now(data->loop);
+    if (now - data->reasserted_at < kReassertMs) return;
+    data->reasserted_at = now;
+    signals_reassert();
+  });
   uv_unref(reinterpret_cast<uv_handle_t*>(d->reassert));
 }
 
