@@ -10,6 +10,8 @@
 # Environment: BENCH_WORKERS (1,2,4), BENCH_SECONDS (5, per run),
 #              BENCH_CONCURRENCY (16), BENCH_STARTS (5), BENCH_NODE_FLAGS (node
 #              flags for both servers, e.g. --max-semi-space-size=2),
+#              BENCH_SERVE_ARGS (more arguments for the serve command, e.g.
+#              --max-semi-space-size 0),
 #              BENCH_SHARED (the reference tools' directory; default
 #              ../shared/bench beside the checkout, or two levels up)
 set -euo pipefail

@@ -14,8 +14,10 @@
  *   'listening' event, with the 50 MB app.
  *
  * BENCH_NODE_FLAGS gives both servers the same node flags (cluster's
- * workers inherit them): `--max-semi-space-size=2` shows what the young
- * generation costs each worker.
+ * workers inherit them; the serve command then adds none of its own):
+ * `--max-semi-space-size=2` shows what the young generation costs each
+ * worker. BENCH_SERVE_ARGS adds arguments to the serve command:
+ * `--max-semi-space-size 0` runs it with V8's default young generation.
  *
  * Run through bench/prefork-bench.sh (npm run bench:prefork), which builds
  * the load generator and installs wrk when it is missing. Not a test: it
@@ -41,6 +43,7 @@ const starts = Number(process.env.BENCH_STARTS ?? 5);
 const node = process.execPath;
 // Node flags for both servers (BENCH_NODE_FLAGS), e.g. --max-semi-space-size=2.
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+const serveArgs = (process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter((f) => f !== '');
 const BIN = path.join(root, 'bin', 'what-the-fork.js');
 const APP = path.join(root, 'dist', 'bench', 'prefork-app.js');
 const CLUSTER_HTTP = path.join(root, 'dist', 'bench', 'prefork-cluster-http.js');
@@ -103,6 +106,7 @@ async function start(kind: 'prefork' | 'cluster', proto: 'http' | 'echo', n: num
           String(n),
           '--backlog',
           '1024',
+          ...serveArgs,
         ]
       : proto === 'http'
         ? [CLUSTER_HTTP, String(port), String(n)]
@@ -248,7 +252,8 @@ async function memoryAndStart(n: number): Promise<MemStart> {
 async function main(): Promise<void> {
   if (!fs.existsSync(loadgen)) throw new Error('--loadgen <path of the built ../shared/bench/loadgen.c> is needed');
   process.stdout.write(
-    `node ${process.version}, ${seconds} s per run, ${conc} connections, workers ${workerCounts.join(', ')}\n\n`,
+    `node ${process.version}, ${seconds} s per run, ${conc} connections, workers ${workerCounts.join(', ')}; ` +
+      `node flags ${JSON.stringify(nodeFlags.join(' '))}, serve arguments ${JSON.stringify(serveArgs.join(' '))}\n\n`,
   );
   process.stdout.write('requests per second (higher is better)\n');
   process.stdout.write('workers  protocol      prefork    cluster  prefork/cluster\n');

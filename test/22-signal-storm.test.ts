@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { askLine, collect, refused, startFixture, zombiesOf, type RunResult } from './helpers.ts';
+import { askLine, collect, loadSize, refused, startFixture, zombiesOf, type RunResult } from './helpers.ts';
 
 interface Server {
   port: number;
@@ -70,12 +70,10 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
   60000,
 );
 
-// The sanitizer run (scripts/asan.sh) sets WTF_STORM_SCALE below 1: there
-// every fork and connection costs several times as much, and a smaller
-// storm runs the same code paths.
-const SCALE = Number(process.env.WTF_STORM_SCALE ?? 1);
-const CONNECTIONS = Math.round(5000 * SCALE);
-const SIGNALS = Math.round(10000 * SCALE);
+// The size of the storm: full once in CI, smaller where the suite repeats
+// (WTF_LOAD_SCALE, see loadSize).
+const CONNECTIONS = loadSize(5000, 100);
+const SIGNALS = loadSize(10000, 200);
 // Clients go on past CONNECTIONS until the sender is done, so that on a fast
 // machine too every signal lands while connections are being served; bounded
 // by this count and by time.

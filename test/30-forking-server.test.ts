@@ -6,7 +6,8 @@
  * terminal's Ctrl-C would) while children are still lingering or still
  * reading, each of which must finish its reply before the server exits 0.
  *
- * WTF_LOAD_CONNECTIONS overrides the size of the burst (default 1000).
+ * WTF_LOAD_CONNECTIONS sets the size of the burst (default 1000, scaled by
+ * WTF_LOAD_SCALE: see loadSize).
  */
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -17,6 +18,7 @@ import {
   exitOf,
   fdCount,
   freePort,
+  loadSize,
   killWatched,
   sleepMs,
   startExample,
@@ -25,7 +27,7 @@ import {
   type Watched,
 } from './helpers.ts';
 
-const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? 1000);
+const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? loadSize(1000, 100));
 const CONCURRENCY = 16;
 
 function alive(pid: number): boolean {

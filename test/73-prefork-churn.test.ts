@@ -1,11 +1,12 @@
 /**
- * 1,000 worker replacements: workers that recycle themselves as soon as
+ * 1,000 worker replacements (scaled by WTF_LOAD_SCALE where CI repeats the
+ * suite: see loadSize): workers that recycle themselves as soon as
  * they are ready (maxRequests 1), so the master forks, reaps and forgets
  * them as fast as it can. Afterwards the master has no zombie and the same
  * fds it had with no workers at all.
  */
 import * as fs from 'node:fs';
-import { fdCount, zombiesOf, childrenOf } from './helpers.ts';
+import { fdCount, loadSize, zombiesOf, childrenOf } from './helpers.ts';
 import { Master, app, until } from './prefork-helpers.ts';
 
 let m: Master | undefined;
@@ -25,7 +26,9 @@ afterEach(async () => {
   await m?.kill();
 });
 
-test('1,000 worker replacements: no zombie, no fd growth in the master', async () => {
+const REPLACEMENTS = loadSize(1000, 100);
+
+test(`${REPLACEMENTS.toLocaleString('en')} worker replacements: no zombie, no fd growth in the master`, async () => {
   m = new Master(['serve', app('churn'), '--listen', '127.0.0.1:0', '--workers', '0', '--max-requests', '1']);
   const master = m;
   await master.port();
@@ -35,7 +38,7 @@ test('1,000 worker replacements: no zombie, no fd growth in the master', async (
   const mapsBefore = fs.readFileSync(`/proc/${master.pid}/maps`, 'utf8').split('\n').length;
   master.signal('SIGTTIN');
   master.signal('SIGTTIN');
-  await master.waitFor(/exited \(exit status 0\)/, 1000, 240000);
+  await master.waitFor(/exited \(exit status 0\)/, REPLACEMENTS, 240000);
   master.signal('SIGWINCH');
   await until(() => childrenOf(master.pid).length === 0, 20000, 'no workers');
   expect(zombiesOf(master.pid)).toEqual([]);

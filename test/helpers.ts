@@ -143,6 +143,20 @@ export function askBytes(port: number, request: Buffer, timeoutMs = 10000): Prom
 }
 
 /** A free TCP port on loopback (bound and released; good enough for tests). */
+/**
+ * `n` scaled by WTF_LOAD_SCALE (default 1), at least `min`: the size of a
+ * load test. CI runs each load test at full size once, and smaller where
+ * the suite repeats (the other Node versions, the sanitizer run, where every
+ * fork and connection costs several times as much); the same code paths
+ * run either way.
+ */
+export function loadSize(n: number, min = 1): number {
+  const scale = Number(process.env.WTF_LOAD_SCALE ?? 1);
+  if (!(scale > 0 && scale <= 1))
+    throw new Error(`WTF_LOAD_SCALE must be in (0, 1], not ${process.env.WTF_LOAD_SCALE}`);
+  return Math.max(min, Math.round(n * scale));
+}
+
 /** Whether a connection to 127.0.0.1:`port` is refused (nothing listens there). */
 export function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
