@@ -28,6 +28,23 @@ export function onForkedChildStart(fn: () => void): void {
   childStartHooks.push(fn);
 }
 
+/**
+ * {@link onForkedChildStart} for state a process may never have: `fn` is
+ * registered the first time the returned function is called (call it where
+ * the state is first made). A child of a process that never made it runs
+ * nothing, and compiles nothing: each page a child writes is a copy, and
+ * code it runs for the first time is compiled, and written, in the child.
+ * Not exported from the package.
+ */
+export function onForkedChildStartOnceUsed(fn: () => void): () => void {
+  let registered = false;
+  return () => {
+    if (registered) return;
+    registered = true;
+    childStartHooks.push(fn);
+  };
+}
+
 /** Called in the child right after fork(2) returned 0 there. Not exported from the package. */
 export function becomeForkedChild(): void {
   forked = true;

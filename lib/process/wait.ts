@@ -9,7 +9,7 @@ import { blocking, type BlockingOptions } from '../blocking.ts';
 import { signalName } from '../signals/names.ts';
 import { traced } from '../trace.ts';
 import { checkBool, checkFlags, checkInt, checkInterruptPolicy, checkOptions } from '../validate.ts';
-import { onForkedChildStart, perProcess } from './self.ts';
+import { perProcess } from './self.ts';
 
 /** waitpid(2) WNOHANG: return at once (pid 0) when no child changed state. */
 export const WNOHANG = C.WNOHANG;
@@ -53,14 +53,9 @@ export interface WaitOptions extends Pick<BlockingOptions, 'onInterrupt'> {
 // starts with an empty set, made on its first use.
 const forked = perProcess(() => new Set<number>());
 
-const forkListeners = new Set<(pid: number) => void>();
-// A forked child's children are its own: the parent's listeners stay behind.
-onForkedChildStart(() => forkListeners.clear());
-
 /** Records a child fork() just made. Not exported from the package. */
 export function addForkedChild(pid: number): void {
   forked().add(pid);
-  for (const fn of forkListeners) fn(pid);
 }
 
 /**
@@ -69,16 +64,6 @@ export function addForkedChild(pid: number): void {
  */
 export function forgetForkedChild(pid: number): void {
   forked().delete(pid);
-}
-
-/**
- * Calls `fn` with the pid of every child fork() makes from now on, until the
- * returned function is called (the promise waitpid(-1) watches new children
- * too). Not exported from the package.
- */
-export function onForkedChild(fn: (pid: number) => void): () => void {
-  forkListeners.add(fn);
-  return () => forkListeners.delete(fn);
 }
 
 function decode(r: NativeWaitStatus): WaitStatus {

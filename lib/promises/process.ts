@@ -14,7 +14,7 @@ import { forgetForkedChild, forkedChildren, waitpid as waitNow, WNOHANG, type Wa
 import { SIGCHLD } from '../signals/names.ts';
 import { watchSignal } from '../signals/dispositions.ts';
 import { close } from '../sockets/syscalls.ts';
-import { onForkedChildStart } from '../process/self.ts';
+import { onForkedChildStartOnceUsed } from '../process/self.ts';
 import { abortError, checkAsyncOptions, type AsyncOptions } from './abort.ts';
 import { Call, READABLE } from './readiness.ts';
 
@@ -23,7 +23,7 @@ const ECHILD = errnoNumber('ECHILD') as number;
 // The pidfds of the waits in progress. A forked child closes its copies:
 // the parent's children are not its own.
 const pidfds = new Set<number>();
-onForkedChildStart(() => {
+const closePidfdsInChild = onForkedChildStartOnceUsed(() => {
   for (const fd of pidfds) native.close(fd);
   pidfds.clear();
 });
@@ -139,7 +139,7 @@ function reap(pid: number): WaitStatus | undefined {
 // The waits for any child in progress. A forked child drops them: they
 // were its parent's, and never settle there.
 const anyWaits = new Set<{ orphan: () => void }>();
-onForkedChildStart(() => {
+const orphanAnyWaitsInChild = onForkedChildStartOnceUsed(() => {
   for (const w of anyWaits) w.orphan();
   anyWaits.clear();
 });
@@ -183,6 +183,7 @@ function waitAny(o: AsyncWaitOptions): Promise<WaitStatus> {
       if (forkedChildren().length === 0) finish(() => reject(makeError(ECHILD, 'waitpid', { pid: -1 })));
     };
     const stop = watchSignal(SIGCHLD, look);
+    orphanAnyWaitsInChild();
     anyWaits.add(self);
     o.signal?.addEventListener('abort', onAbort, { once: true });
     if (o.timeoutMs !== undefined)
@@ -207,6 +208,7 @@ function watchChild(pid: number, o: AsyncWaitOptions): Promise<WaitStatus> {
       forgetForkedChild(pid);
       return reject(makeError(ECHILD, 'waitpid', { pid }));
     }
+    closePidfdsInChild();
     pidfds.add(pidfd);
     const timeout = (): Error => makeError(ETIMEDOUT, 'waitpid', { pid, timedOut: true });
     const call = new Call(pidfd, 'waitpid', o, timeout);

@@ -7,7 +7,7 @@
  */
 import { C, native } from '../addon.ts';
 import { makeError, errnoNumber } from '../errors.ts';
-import { onForkedChildStart } from '../process/self.ts';
+import { onForkedChildStartOnceUsed } from '../process/self.ts';
 import { releaseOnClose } from '../sockets/closing.ts';
 import { abortError, type AsyncOptions } from './abort.ts';
 
@@ -135,6 +135,7 @@ function watchFor(call: Call): void {
   let w = watches.get(call.fd);
   if (!w) {
     w = { waiting: new Set(), events: 0 };
+    releaseWatchesInChild();
     watches.set(call.fd, w);
   }
   w.waiting.add(call);
@@ -190,7 +191,7 @@ native.pollHook((fd, status, events) => {
 // A forked child starts with no watch: the calls waiting at the fork were
 // the parent's, and libuv would go on watching the parent's fds for them
 // (uv_loop_fork keeps every handle). Their handles are closed; the fds stay.
-onForkedChildStart(() => {
+const releaseWatchesInChild = onForkedChildStartOnceUsed(() => {
   for (const [fd, w] of watches) {
     native.pollRelease(fd);
     for (const call of w.waiting) call.orphan();

@@ -7,7 +7,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { C, native } from '../addon.ts';
-import { onForkedChildStart, perProcess } from '../process/self.ts';
+import { onForkedChildStartOnceUsed, perProcess } from '../process/self.ts';
 import { traced } from '../trace.ts';
 import { ArgTypeError, ArgValueError, checkBool, checkOptions, describe } from '../validate.ts';
 import {
@@ -181,6 +181,7 @@ export function watchSignal(signo: number, fn: () => void): () => void {
       throw err;
     }
   }
+  giveBackInChild();
   native.keepSignalWatch(true);
   keeping++;
   const generation = forks;
@@ -200,7 +201,7 @@ export function watchSignal(signo: number, fn: () => void): () => void {
 // its parent's (the addon's count was copied with the memory).
 let keeping = 0;
 let forks = 0;
-onForkedChildStart(() => {
+const giveBackInChild = onForkedChildStartOnceUsed(() => {
   forks++;
   for (; keeping > 0; keeping--) native.keepSignalWatch(false);
 });
