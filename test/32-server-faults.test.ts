@@ -225,6 +225,31 @@ describe('1. resource limits are weather', () => {
     expect(await exitOf(r)).toEqual({ code: 0, signal: null });
   });
 
+  test('clients turned away read the answer and a clean end, never a reset (8 clients at once)', async () => {
+    const r = await startServer('forking-server', ['--linger', '0']);
+    expect(await askLine(r.port, 'warm')).toBe(`${PREFIX}warm\n`);
+    await until('the first child reaped', () => childrenOf(r.pid).length === 0);
+    setNoFile(r.pid, lowestFreeFd(r.pid));
+    // Each sends its line at once: it may arrive after the server's look for
+    // it and before the close, which would then answer it with a reset.
+    const one = (): Promise<string> =>
+      new Promise((resolve) => {
+        let data = '';
+        const c = net.connect(r.port, '127.0.0.1', () => c.write('hello\n'));
+        c.on('data', (d) => (data += d));
+        c.on('error', (e: NodeJS.ErrnoException) => resolve(`${e.code}`));
+        c.on('close', () => resolve(data === BUSY ? 'busy' : `other: ${JSON.stringify(data)}`));
+      });
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 8; i += 8) {
+      for (const o of await Promise.all(Array.from({ length: 8 }, one))) outcomes[o] = (outcomes[o] ?? 0) + 1;
+    }
+    expect(outcomes).toEqual({ busy: 8 });
+    setNoFile(r.pid, 1024);
+    process.kill(r.pid, 'SIGTERM');
+    expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+  });
+
   test('prefork-server at its RLIMIT_NOFILE: workers turn clients away and live; served again once raised', async () => {
     const r = await startPrefork();
     const first = workerPids(r);

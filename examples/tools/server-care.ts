@@ -26,7 +26,9 @@ import {
   getppid,
   recv,
   send,
+  setNonBlocking,
   setParentDeathSignal,
+  shutdown,
   sleep,
   socket,
 } from '../../lib/index.ts';
@@ -89,12 +91,15 @@ export function backOff(episode: Episode): void {
 
 /**
  * Says `message` to a client the server will not serve, so that the caller
- * can close the connection cleanly: what the client sent is read first
- * (without waiting), since closing a socket with unread data makes the
- * kernel send a reset, which can destroy the message before the client
- * reads it.
+ * can close the connection cleanly. Closing a socket with unread data makes
+ * the kernel answer with a reset instead of an end, and a client that gets
+ * the reset before it read the message loses the message. So: what the
+ * client sent is read first (without waiting), the message goes out, then
+ * a lingering close: shutdown(2) says "no more from us", and whatever the
+ * client still sends (its request may arrive after that first look) is read
+ * until the client ends too, for at most `lingerMs`.
  */
-export function turnAway(fd: number, message: Uint8Array): void {
+export function turnAway(fd: number, message: Uint8Array, lingerMs = 200): void {
   try {
     for (let i = 0; i < 16; i++) if (recv(fd, 65536, { flags: MSG_DONTWAIT }).length === 0) break;
   } catch {
@@ -102,8 +107,17 @@ export function turnAway(fd: number, message: Uint8Array): void {
   }
   try {
     send(fd, message, { flags: MSG_DONTWAIT });
+    shutdown(fd, 'SHUT_WR');
+    setNonBlocking(fd, false);
+    const end = performance.now() + lingerMs;
+    for (;;) {
+      const left = Math.ceil(end - performance.now());
+      if (left <= 0) break;
+      // A handled signal (SIGCHLD) does not end the wait: retried with what is left.
+      if (recv(fd, 65536, { timeoutMs: left, onInterrupt: 'retry' }).length === 0) break;
+    }
   } catch {
-    // the client is gone, or not listening: nothing more to do
+    // the client is gone, not listening, or silent past lingerMs: close now
   }
 }
 
