@@ -1,5 +1,4 @@
-// The last step of `npm run build`. Writes the ES module entry point: it
-// re-exports the CommonJS build, so both `import` and `require` users get
+// Writes the ES module entry point: it re-exports the CommonJS build, so both `import` and `require` users get
 // the very same classes and `instanceof` works across them. Both entry declarations start with
 // `/// <reference types="node" />`: they use Buffer and NodeJS.ProcessEnv,
 // and a consumer's compiler must load @types/node (a peer dependency) even
@@ -27,7 +26,3 @@ fs.writeFileSync(
 const cjsTypes = path.join(__dirname, '..', 'dist', 'lib', 'index.d.ts');
 const cjsText = fs.readFileSync(cjsTypes, 'utf8');
 if (!cjsText.startsWith(reference)) fs.writeFileSync(cjsTypes, reference + cjsText);
-
-// The last step of `npm run build`: dist/.built says the build is whole
-// (CI starts a second suite beside `npm test` once it is there).
-fs.writeFileSync(path.join(__dirname, '..', 'dist', '.built'), '');
