@@ -218,8 +218,13 @@ describe('forking-server with the default 3 s linger: clean shutdown', () => {
     expect(await exitOf(server)).toEqual({ code: 0, signal: null });
     // It left only after the last child's linger (3 s after its reply).
     expect(Date.now() - repliedAt).toBeGreaterThan(2000);
-    expect(reaped(server.out()).sort((x, y) => x - y)).toEqual([...kids].sort((x, y) => x - y));
-    expect(kids.filter(alive)).toEqual([]);
+    // Every child was reaped. A probe of the wait for ECONNREFUSED above may
+    // have completed its handshake before the filter went on: the drain
+    // serves it too, with a child of its own, reaped as well.
+    const gone = reaped(server.out());
+    expect(gone).toEqual(expect.arrayContaining(kids));
+    expect(gone.length).toBeLessThanOrEqual(kids.length + 20);
+    expect([...kids, ...gone].filter(alive)).toEqual([]);
     expect(server.err()).toBe('');
   }
 
