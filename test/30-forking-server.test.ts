@@ -9,7 +9,6 @@
  * WTF_LOAD_CONNECTIONS sets the size of the burst (default 1000, scaled by
  * WTF_LOAD_SCALE: see loadSize).
  */
-import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import {
@@ -25,20 +24,11 @@ import {
   until,
   zombiesOf,
   type Watched,
+  isAlive,
 } from './helpers.ts';
 
 const CONNECTIONS = Number(process.env.WTF_LOAD_CONNECTIONS ?? loadSize(1000, 100));
 const CONCURRENCY = 16;
-
-function alive(pid: number): boolean {
-  try {
-    // A zombie still has a /proc entry; only a live process counts.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function startServer(port: number, args: string[], group = false): Promise<Watched> {
   const r = startExample('forking-server', ['--port', String(port), ...args], { group });
@@ -155,7 +145,7 @@ describe('forking-server --linger 0 under load', () => {
     expect({ code: clientCode, err: client.err() }).toEqual({ code: 0, err: '' });
     expect(client.out()).toMatch(new RegExp(`^ok=${CONNECTIONS} errors=0 `));
     expect(signalsSent).toBeGreaterThan(0);
-    expect(alive(server.pid)).toBe(true);
+    expect(isAlive(server.pid)).toBe(true);
 
     // Every connection had a child, and every child was reaped by the handler.
     await until(
@@ -208,8 +198,8 @@ describe('forking-server with the default 3 s linger: clean shutdown', () => {
 
     // The server waits for its lingering workers instead of leaving them.
     await sleepMs(300);
-    expect(alive(server.pid)).toBe(true);
-    expect(kids.every(alive)).toBe(true);
+    expect(isAlive(server.pid)).toBe(true);
+    expect(kids.every(isAlive)).toBe(true);
 
     late.send(`${how} late`);
     expect(await late.reply).toBe(`SERVED BY Node: ${how} late\n`);
@@ -224,7 +214,7 @@ describe('forking-server with the default 3 s linger: clean shutdown', () => {
     const gone = reaped(server.out());
     expect(gone).toEqual(expect.arrayContaining(kids));
     expect(gone.length).toBeLessThanOrEqual(kids.length + 20);
-    expect([...kids, ...gone].filter(alive)).toEqual([]);
+    expect([...kids, ...gone].filter(isAlive)).toEqual([]);
     expect(server.err()).toBe('');
   }
 

@@ -25,19 +25,11 @@ import {
   until,
   watch,
   type Watched,
+  isAlive,
 } from './helpers.ts';
 
 const PREFIX = 'SERVED BY Node: ';
 const BUSY = 'ERROR: server busy, try again later\n';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 // Processes a test made that its cleanup must end: workers a dead master left.
 const strays: number[] = [];
@@ -195,7 +187,7 @@ describe('1. resource limits are weather', () => {
       }
       expect(replies.filter((rep) => rep.data.toString() === BUSY).length).toBeGreaterThan(0);
       expect(await askLine(r.port, 'after the storm')).toBe(`${PREFIX}after the storm\n`);
-      expect(alive(r.pid)).toBe(true);
+      expect(isAlive(r.pid)).toBe(true);
       // Once per episode: each start is followed by its end, and an
       // episode folds many failed tries into those two lines.
       const starts = r.err().match(/^fork: .*backing off/gm) ?? [];
@@ -278,7 +270,7 @@ describe('1. resource limits are weather', () => {
       await until('the death reported', () => r.out().includes(`Worker ${a} died`));
       await until('the fork failure logged', () => /^fork: .*backing off/m.test(r.err()));
       await sleepMs(1500);
-      expect(alive(r.pid)).toBe(true);
+      expect(isAlive(r.pid)).toBe(true);
       expect(workerPids(r)).toEqual([a, b]);
       // The other worker still serves meanwhile.
       expect(await askLine(r.port, 'meanwhile')).toBe(`${PREFIX}meanwhile\n`);
@@ -421,8 +413,8 @@ describe('4. no orphan, no hang at shutdown', () => {
     process.kill(r.pid, 'SIGTERM');
     expect(await exitOf(r, 30000)).toEqual({ code: 0, signal: null });
     expect(r.out()).toContain('Killing 1 workers that did not stop in time');
-    expect(alive(stuck)).toBe(false);
-    expect(alive(other)).toBe(false);
+    expect(isAlive(stuck)).toBe(false);
+    expect(isAlive(other)).toBe(false);
     const port = r.port;
     const restart = startExample('prefork-server', ['--port', String(port), '--workers', '1']);
     await until(`a restart on port ${port}:\n${restart.out()}${restart.err()}`, () =>
@@ -440,7 +432,7 @@ describe('4. no orphan, no hang at shutdown', () => {
         return now.length === 2 && now.every((w) => !current.includes(w));
       });
     }
-    expect(alive(r.pid)).toBe(true);
+    expect(isAlive(r.pid)).toBe(true);
     expect(await askLine(r.port, 'still here')).toBe(`${PREFIX}still here\n`);
     process.kill(r.pid, 'SIGTERM');
     expect(await exitOf(r)).toEqual({ code: 0, signal: null });
@@ -461,7 +453,7 @@ describe('4. no orphan, no hang at shutdown', () => {
       await sleepMs(20);
     }
     expect(r.err()).toMatch(/^workers keep dying before serving: .*backing off/m);
-    expect(alive(r.pid)).toBe(true);
+    expect(isAlive(r.pid)).toBe(true);
     // The cause has passed: after the pause, workers come back and serve.
     await until('2 workers again', () => childrenOf(r.pid).filter((w) => !crashed.has(w)).length === 2, 20000);
     expect(await askLine(r.port, 'recovered')).toBe(`${PREFIX}recovered\n`);
@@ -637,14 +629,14 @@ describe('7 and 8. exact bytes; no debugger on SIGUSR1', () => {
       process.kill(r.pid, 'SIGUSR1');
       process.kill(kid, 'SIGUSR1');
       await sleepMs(300);
-      expect(alive(kid)).toBe(true);
+      expect(isAlive(kid)).toBe(true);
       child.write(Buffer.from('usr1\n'));
       expect((await child.done).data.toString()).toBe(`${PREFIX}usr1\n`);
       // Node starts its inspector only once the main thread runs JavaScript
       // again: a request makes the server do that.
       expect(await askLine(r.port, 'after usr1')).toBe(`${PREFIX}after usr1\n`);
       await sleepMs(500);
-      expect(alive(r.pid)).toBe(true);
+      expect(isAlive(r.pid)).toBe(true);
       expect(r.err()).not.toMatch(/Debugger/);
       await until('the last child reaped', () => childrenOf(r.pid).length === (name === 'prefork-server' ? 2 : 0));
       expect(fdCount(r.pid)).toBe(fds);

@@ -157,6 +157,23 @@ export function loadSize(n: number, min = 1): number {
   return Math.max(min, Math.round(n * scale));
 }
 
+/** State letter of /proc/<pid>/stat, or undefined when the pid is gone. */
+export function procState(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0], ppid: Number(f[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie. */
+export function isAlive(pid: number): boolean {
+  const s = procState(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+}
+
 /** Whether a connection to 127.0.0.1:`port` is refused (nothing listens there). */
 export function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -4,9 +4,10 @@
  * its workers, run the load generator, and kill everything by pid at the end.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fixturePath, root } from './helpers.ts';
+import { fixturePath, isAlive, root } from './helpers.ts';
+
+export { isAlive, procState } from './helpers.ts';
 
 export const BIN = path.join(root, 'bin', 'what-the-fork.js');
 export const app = (name: string): string => path.join(root, 'dist', 'test', 'fixtures', 'prefork-apps', `${name}.js`);
@@ -108,23 +109,6 @@ export class Master {
       }
     }
   }
-}
-
-/** State letter of /proc/<pid>/stat, or undefined when the pid is gone. */
-export function procState(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0], ppid: Number(f[1]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Alive and not a zombie. */
-export function isAlive(pid: number): boolean {
-  const s = procState(pid);
-  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
 }
 
 export async function until(cond: () => boolean, timeoutMs = 20000, what = 'condition'): Promise<void> {
