@@ -43,6 +43,7 @@ import {
   setNonBlocking,
   signal,
   sleep,
+  socketpair,
   waitpid,
   execSingleThreaded,
 } from '../lib/index.ts';
@@ -116,7 +117,7 @@ const atCap = new Episode(`at --max-children ${maxChildren}`, (line) => console.
  * stand in for real work. The reply goes out before the linger, so the
  * client never waits for it.
  */
-function handleConnection(client: Socket): void {
+function handleConnection(client: Socket, linger = lingerSeconds): void {
   let line: Buffer;
   try {
     // recv(2) until the newline, for at most timeoutSeconds in all
@@ -137,7 +138,7 @@ function handleConnection(client: Socket): void {
   client.send(Buffer.concat([PREFIX, line, NEWLINE])); // send(2) until every byte is out
   client.close(); // close(2): the last fd of this connection, so the client sees EOF
   // sleep(3)'s job, done with poll(2) so that a handled signal would cut it short
-  if (lingerSeconds > 0) sleep(lingerSeconds);
+  if (linger > 0) sleep(linger);
 }
 
 /**
@@ -256,6 +257,37 @@ function forkChild(client: Socket): number | undefined {
   }
 }
 
+/**
+ * V8 compiles a function the first time it runs. What only children run
+ * would be compiled afresh in every child, and a child that compiles
+ * anything faults in the compiler's own code, page by page (fork(2) does
+ * not copy the page tables of Node's executable): about a fifth of a
+ * child's page faults (docs/performance.md). So the server runs a child's
+ * work once itself before the first fork, harmlessly: handleConnection on
+ * one end of a socketpair(2), dieWithParent and _exit on arguments they
+ * refuse before any system call.
+ */
+function rehearseChild(): void {
+  compileDieWithParent();
+  try {
+    _exit(-1);
+  } catch {
+    // RangeError, as intended
+  }
+  let ends: Socket[] = [];
+  try {
+    ends = socketpair('AF_UNIX', 'SOCK_STREAM').map((fd) => new Socket({ fd }));
+    const [ours, theirs] = ends;
+    theirs.send('rehearsal\n');
+    handleConnection(ours, 0); // closes its end
+    theirs.readLineBytes(MAX_LINE, { timeoutMs: 1000 });
+  } catch {
+    // a rehearsal that fails (EMFILE, say) costs only the saving
+  } finally {
+    for (const end of ends) end.close();
+  }
+}
+
 /** The parent's side of one connection: fork a child to serve it. */
 function serveInChild(client: Socket, parentPid: number): void {
   // fork(2) returns twice: 0 in the new child, the child's pid here.
@@ -353,10 +385,7 @@ function main(): void {
   // for each connection, so the server holds no fd between connections,
   // only the spare kept for EMFILE.)
   const parentPid = getpid();
-  // What only a child runs would be compiled afresh in every child: run it
-  // here once, harmlessly, so that each child starts with it compiled.
-  compileDieWithParent();
-  Buffer.concat([PREFIX, NEWLINE]);
+  rehearseChild();
   while (running) {
     if (children.size >= maxChildren) {
       waitForASlot();

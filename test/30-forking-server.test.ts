@@ -10,6 +10,9 @@
  * WTF_LOAD_SCALE: see loadSize).
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as net from 'node:net';
 import {
   askLine,
@@ -280,5 +283,54 @@ describe('forking-server: a silent client and the port it reports', () => {
     const bad = startExample('forking-server', ['--host', 'localhost']);
     expect(await exitOf(bad)).toEqual({ code: 2, signal: null });
     expect(bad.err()).toMatch(/--host wants an IPv4 or IPv6 address, got 'localhost'/);
+  });
+});
+
+describe('forking-server: a child compiles nothing', () => {
+  // V8 compiles a function when it first runs. What only children run would
+  // be compiled in every child, and a child that compiles at all faults in
+  // the compiler's code (docs/performance.md): the server rehearses a
+  // child's work before its first fork. V8's function log (written by the
+  // server and, through the same fd, by its children) shows every compile.
+  // The parent may still meet a path of its own for the first time (a
+  // signal that arrives while JavaScript runs, say), once; what a child
+  // compiles, each child compiles again.
+  test('no function is compiled again in each child while the server serves connections', async () => {
+    const log = path.join(os.tmpdir(), `wtf-function-events-${process.pid}.log`);
+    fs.rmSync(log, { force: true });
+    try {
+      const port = await freePort();
+      const r = startExample('forking-server', ['--port', String(port), '--linger', '0'], {
+        nodeFlags: ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate'],
+      });
+      await until('the banner', () => r.out().includes(`Listening on: 127.0.0.1:${port}\n`));
+      expect(await askLine(port, 'first')).toBe('SERVED BY Node: first\n');
+      await until('the first child reaped', () => reaped(r.out()).length === 1 && childrenOf(r.pid).length === 0);
+      await sleepMs(200);
+      const mark = fs.statSync(log).size;
+      const lines = ['second', 'third', 'fourth', 'fifth'];
+      for (const line of lines) expect(await askLine(port, line)).toBe(`SERVED BY Node: ${line}\n`);
+      await until(
+        'every child reaped',
+        () => reaped(r.out()).length === 1 + lines.length && childrenOf(r.pid).length === 0,
+      );
+      const text = fs.readFileSync(log, 'utf8');
+      const scripts = new Map([...text.matchAll(/^script-details,(\d+),([^,]*)/gm)].map((m) => [m[1], m[2]]));
+      const runs = new Map<string, number>();
+      for (const l of text.slice(mark).split('\n')) {
+        if (!l.startsWith('function,first-execution,')) continue;
+        const f = l.split(',');
+        const name = `${f.at(-1) || '(anonymous)'} in ${scripts.get(f[2]) ?? `script ${f[2]}`} at ${f[3]}`;
+        runs.set(name, (runs.get(name) ?? 0) + 1);
+      }
+      expect([...runs].filter(([, n]) => n > 1)).toEqual([]);
+      // The children do write to the log: each one's pid lookup, exit, ... are
+      // there as code events; the window is not empty.
+      expect(text.length).toBeGreaterThan(mark);
+      process.kill(r.pid, 'SIGTERM');
+      expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+    } finally {
+      fs.rmSync(log, { force: true });
+    }
   });
 });

@@ -230,10 +230,10 @@ export function watch(child: ChildProcess): Watched {
 export function startExample(
   name: string,
   args: string[],
-  opts: { singleThreaded?: boolean; group?: boolean } = {},
+  opts: { singleThreaded?: boolean; group?: boolean; nodeFlags?: string[] } = {},
 ): Watched {
   const file = path.join(root, 'dist', 'examples', `${name}.js`);
-  const flags = opts.singleThreaded === false ? [] : ['--single-threaded'];
+  const flags = [...(opts.singleThreaded === false ? [] : ['--single-threaded']), ...(opts.nodeFlags ?? [])];
   return watch(
     spawn(process.execPath, [...flags, file, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -168,21 +168,23 @@ export const BUSY = Buffer.from('ERROR: server busy, try again later\n');
  * kernel SIGKILLs this child when the server dies, even by kill -9, instead
  * of leaving it running, adopted by init, holding its copy of the listening
  * socket (and the port). A server that died before the call is caught by
- * comparing getppid(2) with its pid.
+ * comparing getppid(2) with its pid. `deathSignal` is the signal the kernel
+ * sends (SIGKILL unless {@link compileDieWithParent} rehearses).
  */
-export function dieWithParent(parentPid: number): void {
-  setParentDeathSignal('SIGKILL');
+export function dieWithParent(parentPid: number, deathSignal: string | number = 'SIGKILL'): void {
+  setParentDeathSignal(deathSignal);
   if (getppid() !== parentPid) _exit(1);
 }
 
 /**
- * Compiles {@link dieWithParent}'s calls in the server, harmlessly (a
- * refused signal number throws before any system call), so that each child
- * finds them compiled instead of compiling them afresh (docs/performance.md).
+ * Compiles {@link dieWithParent} in the server, harmlessly (a refused
+ * signal number throws before any system call), so that each child finds
+ * it compiled instead of compiling it afresh (docs/performance.md); and
+ * getppid(2), which that throw skips.
  */
 export function compileDieWithParent(): void {
   try {
-    setParentDeathSignal(-1);
+    dieWithParent(0, -1);
   } catch {
     // RangeError, as intended
   }

@@ -24,6 +24,16 @@ export function beforeFork(prepare: () => void): void {
   preparations.push(prepare);
 }
 
+const firstForkPreparations: (() => void)[] = [];
+
+/**
+ * Runs `prepare` in the parent once, before its first fork (for what costs
+ * nothing to keep, such as compiled code). Not exported from the package.
+ */
+export function beforeFirstFork(prepare: () => void): void {
+  firstForkPreparations.push(prepare);
+}
+
 /**
  * Thrown by {@link fork} in a node started without `--single-threaded`
  * (`code` 'WTF_NOT_SINGLE_THREADED'), unless the caller passed
@@ -45,9 +55,14 @@ export class NotSingleThreadedError extends Error {
 }
 Object.defineProperty(NotSingleThreadedError.prototype, 'name', { value: 'NotSingleThreadedError' });
 
-/** Whether node was started with --single-threaded. Not exported from the package. */
+let singleThreaded: boolean | undefined;
+
+/**
+ * Whether node was started with --single-threaded (a flag that cannot be
+ * changed once node runs: asked once). Not exported from the package.
+ */
 export function isSingleThreaded(): boolean {
-  return process.execArgv.some((a) => /^--single[-_]threaded$/.test(a));
+  return (singleThreaded ??= process.execArgv.some((a) => /^--single[-_]threaded$/.test(a)));
 }
 
 /**
@@ -126,6 +141,8 @@ function printFatal(err: unknown): void {
 function prepareChildExits(): void {
   if (!exitsPrepared) {
     exitsPrepared = true;
+    becomeForkedChild(true);
+    for (const prepare of firstForkPreparations) prepare();
     // Node creates process.stdout/stderr lazily and, for a pipe, makes the
     // fd non-blocking then; create them now so a child that writes later
     // does not undo what the addon does for it.

@@ -4,8 +4,10 @@
  */
 import { native } from '../addon.ts';
 import { signalName, toSignalNumber } from '../signals/names.ts';
-import { traced } from '../trace.ts';
+import { isTracing, setTrace, traced } from '../trace.ts';
 import { checkBool } from '../validate.ts';
+import { beforeFirstFork } from './fork.ts';
+import { getppid } from './self.ts';
 
 /**
  * prctl(2) PR_SET_PDEATHSIG: this process gets `sig` (a name or number; 0
@@ -16,13 +18,34 @@ import { checkBool } from '../validate.ts';
  * Teaches: a child learns of its parent's death only if it asks to.
  */
 export function setParentDeathSignal(sig: string | number): void {
-  const signo = toSignalNumber(sig, 'signal', true);
+  setDeathSignal(toSignalNumber(sig, 'signal', true));
+}
+
+function setDeathSignal(signo: number): void {
   traced(
     'prctl',
     () => `PR_SET_PDEATHSIG, ${signo === 0 ? 0 : signalName(signo)}`,
     () => native.setParentDeathSignal(signo),
   );
 }
+
+// A call for forked children, which their parent seldom makes itself: V8
+// would compile it afresh in every child (and a child that compiles
+// anything at all faults in the compiler's code). So the parent runs it
+// once before its first fork, on a signal number the addon refuses before
+// any system call, and getppid(), the check that goes with it, too.
+beforeFirstFork(() => {
+  const tracing = isTracing();
+  setTrace(false);
+  try {
+    setDeathSignal(-1);
+  } catch {
+    // RangeError, as intended
+  } finally {
+    setTrace(tracing);
+  }
+  getppid();
+});
 
 /**
  * prctl(2) PR_SET_CHILD_SUBREAPER: descendants orphaned below this process

@@ -45,8 +45,15 @@ export function onForkedChildStartOnceUsed(fn: () => void): () => void {
   };
 }
 
-/** Called in the child right after fork(2) returned 0 there. Not exported from the package. */
-export function becomeForkedChild(): void {
+/**
+ * Called in the child right after fork(2) returned 0 there. With
+ * `rehearsal` true it does nothing: fork() calls it so in the parent before
+ * the first fork, so that children find it compiled (V8 compiles a function
+ * when it first runs; what only children run is compiled again in each).
+ * Not exported from the package.
+ */
+export function becomeForkedChild(rehearsal = false): void {
+  if (rehearsal) return;
   forked = true;
   cachedPid = 0;
   for (const fn of childStartHooks) fn();

@@ -102,7 +102,11 @@ export function runPendingSignalHandlers(): number[] {
  */
 export function takeAndRun(): { taken: number[]; restart: boolean } {
   const taken = native.takeSignals();
-  for (const signo of taken) for (const fn of [...(watchers().get(signo) ?? [])]) fn();
+  for (const signo of taken) {
+    const those = watchers().get(signo);
+    // A copy: a watcher may remove itself (or another) while they run.
+    if (those !== undefined && those.size > 0) for (const fn of [...those]) fn();
+  }
   const table = handlers();
   const run: { signo: number; h: Installed }[] = [];
   let restart = true;
