@@ -4,7 +4,9 @@
  * its exception out of the interrupted call, a pending signal before the
  * next call waits). Everything that sends signals runs in a fixture.
  */
-import { runFixture } from './helpers.ts';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { root, runFixture } from './helpers.ts';
 import { setInterruptPolicy, sigaction, signal, signalNumber } from '../lib/index.ts';
 
 async function runCase(mode: string, timeoutMs = 20000): Promise<Record<string, unknown>> {
@@ -75,4 +77,27 @@ test('oneShot: the first delivery interrupts, then the previous disposition is b
   expect(r.first).toBe('InterruptedError');
   // Ignored afterwards: the accept ran to its timeout.
   expect(r.second).toMatchObject({ name: 'TimeoutError', timedOut: true });
+});
+
+test('a signal with two names is called by the one kill -l and strace use: SIGABRT (not SIGIOT), SIGIO (not SIGPOLL)', () => {
+  const lib = path.join(root, 'dist', 'lib', 'index.js');
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--single-threaded',
+      '-e',
+      `const w = require(${JSON.stringify(lib)});
+      const names = [];
+      for (const sig of ['SIGABRT', 'SIGIO']) w.signal(sig, (name) => names.push(name));
+      process.kill(process.pid, 'SIGABRT');
+      process.kill(process.pid, 'SIGIO');
+      w.runPendingSignalHandlers();
+      const pid = w.fork();
+      if (pid === 0) { w.signal('SIGABRT', 'default'); process.kill(process.pid, 'SIGABRT'); w._exit(0); }
+      console.log(JSON.stringify({ names, child: w.waitpid(pid).signal }));`,
+    ],
+    { encoding: 'utf8', timeout: 20000 },
+  );
+  expect(r.status).toBe(0);
+  expect(JSON.parse(r.stdout)).toEqual({ names: ['SIGABRT', 'SIGIO'], child: 'SIGABRT' });
 });

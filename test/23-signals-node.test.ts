@@ -5,7 +5,9 @@
  * runs (and the reaper surviving libuv's SIGCHLD reset), and what
  * waitpid(-1) does to child_process's children.
  */
-import { runFixture } from './helpers.ts';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { root, runFixture } from './helpers.ts';
 
 async function runCase(mode: string): Promise<{ out: Record<string, unknown>; stderr: string }> {
   const r = await runFixture('sig-node', { args: [mode], timeoutMs: 30000 });
@@ -61,4 +63,34 @@ test("waitpid(-1) in a handler reaps child_process's children: Node never sees t
   const { out } = await runCase('waitpid-all');
   expect(out.reaped).toEqual([out.childPid]);
   expect(out.exitFired).toBe(false);
+});
+
+test('a handler that throws while the event loop idles is an uncaught exception, as a throw from any callback: never an abort', () => {
+  const lib = path.join(root, 'dist', 'lib', 'index.js');
+  const run = (listen: boolean) =>
+    spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const w = require(${JSON.stringify(lib)});
+        ${listen ? "process.on('uncaughtException', (e) => { console.log('caught ' + e.message); process.exit(3); });" : ''}
+        w.signal('SIGUSR2', () => { throw new Error('thrown by the handler'); });
+        setTimeout(() => process.kill(process.pid, 'SIGUSR2'), 20);
+        setTimeout(() => console.log('not reached'), 5000);`,
+      ],
+      { encoding: 'utf8', timeout: 20000 },
+    );
+  // An 'uncaughtException' listener gets it.
+  const heard = run(true);
+  expect({ status: heard.status, signal: heard.signal, out: heard.stdout }).toEqual({
+    status: 3,
+    signal: null,
+    out: 'caught thrown by the handler\n',
+  });
+  // Without one, Node prints it and exits 1.
+  const died = run(false);
+  expect({ status: died.status, signal: died.signal }).toEqual({ status: 1, signal: null });
+  expect(died.stderr).toMatch(/Error: thrown by the handler/);
+  expect(died.stderr).not.toMatch(/terminate called/);
+  expect(died.stdout).not.toMatch(/not reached/);
 });

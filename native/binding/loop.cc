@@ -15,14 +15,22 @@ namespace wtf::binding {
 
 namespace {
 
-// Calls a JavaScript hook from a libuv callback. The hooks never throw: they
-// hand errors to process.nextTick themselves.
+// Calls a JavaScript hook from a libuv callback. The hooks hand their own
+// errors to process.nextTick, and MakeCallback runs the tick queue before
+// it returns: an error thrown there comes back here as a C++ exception,
+// which must not unwind through libuv (std::terminate: an abort). It goes
+// to Node as an uncaught exception instead, as a throw from any callback
+// would: 'uncaughtException' listeners, or the error printed and exit 1.
 void call_hook(AddonData* d, Napi::FunctionReference& fn) {
   Napi::Env env(d->env);
   Napi::HandleScope scope(env);
   napi_async_context ctx = nullptr;
   napi_async_init(env, nullptr, Napi::String::New(env, "what-the-fork"), &ctx);
-  fn.MakeCallback(env.Global(), {}, ctx);
+  try {
+    fn.MakeCallback(env.Global(), {}, ctx);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
   napi_async_destroy(env, ctx);
 }
 
