@@ -8,7 +8,8 @@ import { ArgTypeError, ArgValueError, describe } from '../validate.ts';
 const signalNames = new Map<number, string>();
 // Two numbers have two names each (SIGABRT and SIGIOT, SIGIO and SIGPOLL):
 // the first, as Node lists them, is the one kill -l and strace print.
-for (const [name, value] of Object.entries(os.constants.signals)) if (!signalNames.has(value)) signalNames.set(value, name);
+for (const [name, value] of Object.entries(os.constants.signals))
+  if (!signalNames.has(value)) signalNames.set(value, name);
 
 /** The name of a signal number (`'SIGINT'`), or `SIG<n>` for one without a name. Not exported from the package. */
 export function signalName(signo: number): string {
