@@ -15,8 +15,7 @@ import { reapChildren, type WaitStatus } from '../process/wait.ts';
 import { signal } from '../signals/dispositions.ts';
 import { kill } from '../signals/kill.ts';
 import type { SignalName } from '../signals/names.ts';
-import { attachDropFilter } from '../sockets/options.ts';
-import { bind, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
+import { bind, dropNewConnections, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
 import { isWorkerFunction, loadApp, type PreforkApp } from './app.ts';
 import {
   INHERITED_FDS_ENV,
@@ -267,14 +266,18 @@ export class PreforkServer {
     this.target = 0;
     this.log(`${how === 'quick' ? 'quick' : 'graceful'} stop of ${this.workers.size} workers`);
     // A graceful stop of the last server on a socket: the kernel first
-    // stops completing handshakes (a drop-all filter), so the queue the
+    // stops starting handshakes (a filter that drops SYNs), so the queue the
     // workers drain no longer grows and their last close resets nothing;
-    // new clients are refused once it is closed. Not on a socket another
-    // process keeps serving (a new master after USR2, systemd).
+    // new clients are refused once it is closed. A handshake already under
+    // way when the filter comes still completes into the queue, where the
+    // drain takes it (a filter that dropped every packet would drop its
+    // last ACK: a client that believes it is connected, reset at the
+    // close). Not on a socket another process keeps serving (a new master
+    // after USR2, systemd).
     if (how === 'graceful' && this.soleOwner())
       for (const l of this.listeners)
         try {
-          attachDropFilter(l.fd);
+          dropNewConnections(l.fd);
         } catch (err) {
           this.log(`fd ${l.fd}: no drop filter (${(err as Error).message}); the workers drain and close`);
         }
