@@ -7,7 +7,8 @@
 #
 # Usage: npm run bench:prefork          (builds the TypeScript first)
 #        bash bench/prefork-bench.sh     (after a build)
-# Environment: BENCH_WORKERS (1,2,4), BENCH_SECONDS (5, per run),
+# Environment: BENCH_WORKERS (1,2,4), BENCH_SECONDS (5, per run), BENCH_ROUNDS (3,
+#              throughput rounds; the median ratio is reported),
 #              BENCH_CONCURRENCY (16), BENCH_STARTS (5), BENCH_NODE_FLAGS (node
 #              flags for both servers, e.g. --max-semi-space-size=2),
 #              BENCH_SERVE_ARGS (more arguments for the serve command, e.g.

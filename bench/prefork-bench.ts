@@ -40,6 +40,8 @@ const workerCounts = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Numbe
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const conc = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const starts = Number(process.env.BENCH_STARTS ?? 5);
+// Throughput rounds, each prefork and cluster back to back: the median ratio is reported.
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const node = process.execPath;
 // Node flags for both servers (BENCH_NODE_FLAGS), e.g. --max-semi-space-size=2.
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
@@ -173,19 +175,29 @@ function echoLoad(port: number): number {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x: number, d = 0): string => x.toFixed(d).padStart(9);
 
-async function throughput(proto: 'http' | 'echo', n: number): Promise<[number, number]> {
-  const rates: Record<string, number> = {};
-  // Alternate the order between worker counts, so that a drift in the machine's load hits both.
-  const order: ('prefork' | 'cluster')[] = n % 2 === 0 ? ['cluster', 'prefork'] : ['prefork', 'cluster'];
-  for (const kind of order) {
-    const s = await start(kind, proto, n, 0);
-    try {
-      rates[kind] = proto === 'http' ? wrk(s.port) : echoLoad(s.port);
-    } finally {
-      await stop(s);
+/**
+ * `rounds` rounds of prefork and cluster back to back, the order
+ * alternating from round to round so that a drift in the machine's load
+ * hits both: the median rates, and the ratio of each round.
+ */
+async function throughput(proto: 'http' | 'echo', n: number): Promise<{ p: number; c: number; ratios: number[] }> {
+  const all: Record<'prefork' | 'cluster', number[]> = { prefork: [], cluster: [] };
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const rates: Record<string, number> = {};
+    const order: ('prefork' | 'cluster')[] = (n + round) % 2 === 0 ? ['cluster', 'prefork'] : ['prefork', 'cluster'];
+    for (const kind of order) {
+      const s = await start(kind, proto, n, 0);
+      try {
+        rates[kind] = proto === 'http' ? wrk(s.port) : echoLoad(s.port);
+      } finally {
+        await stop(s);
+      }
+      all[kind].push(rates[kind]);
     }
+    ratios.push(rates.prefork / rates.cluster);
   }
-  return [rates.prefork, rates.cluster];
+  return { p: median(all.prefork), c: median(all.cluster), ratios };
 }
 
 /** n requests over fresh connections, 4 at a time. */
@@ -255,12 +267,15 @@ async function main(): Promise<void> {
     `node ${process.version}, ${seconds} s per run, ${conc} connections, workers ${workerCounts.join(', ')}; ` +
       `node flags ${JSON.stringify(nodeFlags.join(' '))}, serve arguments ${JSON.stringify(serveArgs.join(' '))}\n\n`,
   );
-  process.stdout.write('requests per second (higher is better)\n');
-  process.stdout.write('workers  protocol      prefork    cluster  prefork/cluster\n');
+  process.stdout.write(`requests per second (higher is better), medians of ${rounds} rounds\n`);
+  process.stdout.write('workers  protocol      prefork    cluster  prefork/cluster (median; each round)\n');
   for (const n of workerCounts)
     for (const proto of ['http', 'echo'] as const) {
-      const [p, c] = await throughput(proto, n);
-      process.stdout.write(`${String(n).padStart(7)}  ${proto.padEnd(8)}${fmt(p)}  ${fmt(c)}  ${fmt(p / c, 2)}x\n`);
+      const { p, c, ratios } = await throughput(proto, n);
+      const each = ratios.map((r) => r.toFixed(2)).join(' ');
+      process.stdout.write(
+        `${String(n).padStart(7)}  ${proto.padEnd(8)}${fmt(p)}  ${fmt(c)}  ${fmt(median(ratios), 2)}x (${each})\n`,
+      );
     }
   const mem = (m: MemStart, k: 'warm' | 'loaded'): string =>
     `${fmt(m[k].prefork[0], 1)}${fmt(m[k].cluster[0], 1)}${fmt(m[k].prefork[1], 1)}${fmt(m[k].cluster[1], 1)} ${fmt(m[k].cluster[1] / m[k].prefork[1], 1)}x`;
