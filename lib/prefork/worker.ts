@@ -125,13 +125,28 @@ export function runWorker(s: WorkerSetup): void {
     for (const sock of keepAlive.get(server) ?? []) {
       const res = sock._httpMessage;
       if (!res) {
-        if (sock.served) sock.end();
+        if (served.has(sock)) sock.end();
       } else {
         if (!res.headersSent) res.shouldKeepAlive = false;
         res.once('finish', () => sock.end());
       }
     }
   }
+
+  // The connections that have served a request (a WeakSet, not a property:
+  // a property added to node:net's sockets would give node:http's hot code
+  // sockets of two shapes).
+  const served = new WeakSet<net.Socket>();
+  // The servers this worker made itself, around an http request listener:
+  // the listener notes each request, with no second 'request' listener.
+  const ownServers = new WeakSet<http.Server>();
+  // Each request: a stopping worker asks keep-alive clients to go
+  // elsewhere; the connection has served; the count.
+  const noted = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (stopping) res.shouldKeepAlive = false;
+    served.add(req.socket);
+    counted();
+  };
 
   const counted = (): void => {
     requests++;
@@ -149,19 +164,15 @@ export function runWorker(s: WorkerSetup): void {
       servers.push(server);
       if (server instanceof http.Server) {
         // Its connections, for the graceful stop to end each one once it is
-        // idle. A request costs one listener call: the count.
+        // idle. Each request is noted by the listener the worker wrapped
+        // around the app's, or, on a server the app made, by one more.
         const open = new Set<KeepAlive>();
         keepAlive.set(server, open);
         server.on('connection', (sock: KeepAlive) => {
           open.add(sock);
           sock.once('close', () => open.delete(sock));
         });
-        server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-          // A stopping worker asks keep-alive clients to go elsewhere.
-          if (stopping) res.shouldKeepAlive = false;
-          (req.socket as KeepAlive).served = true;
-          counted();
-        });
+        if (!ownServers.has(server)) server.on('request', noted);
       } else server.on('connection', (sock: net.Socket) => sock.once('close', counted));
       // One net.Server listens on each fd and hands its connections over.
       const handles: [net.Server, number][] = fds.map((fd) => {
@@ -195,7 +206,14 @@ export function runWorker(s: WorkerSetup): void {
     const app = typeof s.app === 'string' ? (await loadApp(s.app)).app : s.app;
     if (s.afterFork) await s.afterFork(ctx);
     if (isWorkerFunction(app)) await app(ctx);
-    else ctx.serve(http.createServer(app));
+    else {
+      const server = http.createServer(function (this: http.Server, req, res) {
+        noted(req, res);
+        app.call(this, req, res);
+      });
+      ownServers.add(server);
+      ctx.serve(server);
+    }
     readyMs = Date.now();
     if (!stopping) state = WorkerState.Ready;
     beat();
@@ -207,4 +225,4 @@ export function runWorker(s: WorkerSetup): void {
 }
 
 /** A connection of an http server, with node:http's own note of the response in progress. */
-type KeepAlive = net.Socket & { _httpMessage?: http.ServerResponse | null; served?: boolean };
+type KeepAlive = net.Socket & { _httpMessage?: http.ServerResponse | null };
