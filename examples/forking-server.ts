@@ -39,6 +39,8 @@ import {
   _exit,
   fork,
   getpid,
+  isTracing,
+  setTrace,
   kill,
   setNonBlocking,
   signal,
@@ -265,9 +267,20 @@ function forkChild(client: Socket): number | undefined {
  * child's page faults (docs/performance.md). So the server runs a child's
  * work once itself before the first fork, harmlessly: handleConnection on
  * one end of a socketpair(2), dieWithParent and _exit on arguments they
- * refuse before any system call.
+ * refuse before any system call. The trace (WTF_TRACE=1) leaves it out: it
+ * shows the server's work, not its rehearsal.
  */
 function rehearseChild(): void {
+  const tracing = isTracing();
+  setTrace(false);
+  try {
+    rehearseQuietly();
+  } finally {
+    setTrace(tracing);
+  }
+}
+
+function rehearseQuietly(): void {
   compileDieWithParent();
   try {
     _exit(-1);
@@ -279,8 +292,7 @@ function rehearseChild(): void {
     ends = socketpair('AF_UNIX', 'SOCK_STREAM').map((fd) => new Socket({ fd }));
     const [ours, theirs] = ends;
     theirs.send('rehearsal\n');
-    handleConnection(ours, 0); // closes its end
-    theirs.readLineBytes(MAX_LINE, { timeoutMs: 1000 });
+    handleConnection(ours, 0); // answers, and closes its end; the answer is left unread
   } catch {
     // a rehearsal that fails (EMFILE, say) costs only the saving
   } finally {
