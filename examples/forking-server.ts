@@ -379,6 +379,9 @@ function main(): void {
   // One fd in reserve for EMFILE (server-care.ts), taken before the banner
   // so that the fds the server holds from then on stay the same.
   const spare = new SpareFd();
+  // A child's work, run once here so that children find it compiled; before
+  // the banner too, as its socketpair comes and goes.
+  rehearseChild();
 
   const [host, boundPort] = listener.getLocalAddr(); // getsockname(2)
   console.log(`Listening on: ${host}:${boundPort}`);
@@ -397,7 +400,6 @@ function main(): void {
   // for each connection, so the server holds no fd between connections,
   // only the spare kept for EMFILE.)
   const parentPid = getpid();
-  rehearseChild();
   while (running) {
     if (children.size >= maxChildren) {
       waitForASlot();
