@@ -45,6 +45,21 @@ function capitalize(s: string): string {
 }
 
 /**
+ * Runs `fn` with the trace off, then puts it back as it was: for the work a
+ * parent does before a fork so that its children need not, which is not
+ * the program's own. Not exported from the package.
+ */
+export function untraced<T>(fn: () => T): T {
+  const tracing = on;
+  on = false;
+  try {
+    return fn();
+  } finally {
+    on = tracing;
+  }
+}
+
+/**
  * Runs one system call, and when the trace is on prints it as strace would:
  * `[pid 4242] accept(3) = 5 (127.0.0.1:51234)` or
  * `[pid 4242] accept(3) = -1 EINTR (Interrupted system call)`.

@@ -4,7 +4,7 @@
  */
 import { native } from '../addon.ts';
 import { signalName, toSignalNumber } from '../signals/names.ts';
-import { isTracing, setTrace, traced } from '../trace.ts';
+import { traced, untraced } from '../trace.ts';
 import { checkBool } from '../validate.ts';
 import { beforeFirstFork } from './fork.ts';
 import { getppid } from './self.ts';
@@ -35,15 +35,13 @@ function setDeathSignal(signo: number): void {
 // once before its first fork, on a signal number the addon refuses before
 // any system call, and getppid(), the check that goes with it, too.
 beforeFirstFork(() => {
-  const tracing = isTracing();
-  setTrace(false);
-  try {
-    setDeathSignal(-1);
-  } catch {
-    // RangeError, as intended
-  } finally {
-    setTrace(tracing);
-  }
+  untraced(() => {
+    try {
+      setDeathSignal(-1);
+    } catch {
+      // RangeError, as intended
+    }
+  });
   getppid();
 });
 

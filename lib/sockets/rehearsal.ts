@@ -18,7 +18,7 @@
 import { holdingSignalHandlers } from '../blocking.ts';
 import { beforeFork } from '../process/fork.ts';
 import { signalsPending } from '../signals/dispatch.ts';
-import { isTracing, setTrace } from '../trace.ts';
+import { untraced } from '../trace.ts';
 import { Socket } from './socket-class.ts';
 import { socketpair } from './syscalls.ts';
 
@@ -33,9 +33,7 @@ export function socketPathRehearsals(): number {
 function rehearseSocketPath(): void {
   if (rehearsals > 0 || tries >= 3 || signalsPending()) return;
   tries++;
-  const tracing = isTracing();
-  setTrace(false);
-  try {
+  untraced(() =>
     holdingSignalHandlers(() => {
       const ends: Socket[] = [];
       try {
@@ -51,10 +49,8 @@ function rehearseSocketPath(): void {
       } finally {
         for (const s of ends) s.close();
       }
-    });
-  } finally {
-    setTrace(tracing);
-  }
+    }),
+  );
 }
 
 beforeFork(rehearseSocketPath);
