@@ -4,7 +4,8 @@
  * (--single-threaded, and a cap on V8's young generation) and calls
  * {@link main}.
  */
-import { parseListen, type ListenSpec } from './listeners.ts';
+import { ListenError, parseListen, parsePort, type ListenSpec } from './listeners.ts';
+import { NotSingleThreadedError } from '../process/fork.ts';
 import { PreforkServer, type PreforkOptions } from './master.ts';
 import { ArgValueError } from '../validate.ts';
 
@@ -18,7 +19,12 @@ also export beforeFork, afterFork and workerExit hooks.
 Options:
   -l, --listen ADDR          host:port, [v6]:port, port, a UNIX path, fd:N or
                              systemd; repeat for several (default: systemd's
-                             sockets when LISTEN_FDS is set, else 0.0.0.0:8080)
+                             sockets when LISTEN_FDS is set, else 0.0.0.0:8080);
+                             -b, --bind is the same option
+  -p, --port N               listen on this TCP port (with --host, default
+                             0.0.0.0); one more address beside any --listen
+  -o, --host HOST            the host for --port (default port 8080); a name
+                             such as localhost is resolved, its first address
   -w, --workers N            workers (default 2)
       --backlog N            listen(2) backlog (default 511)
       --reuse-port           one SO_REUSEPORT listener per worker
@@ -104,6 +110,8 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
   const listen: ListenSpec[] = [];
   const o: Record<string, unknown> = {};
   let app: string | undefined;
+  let port: number | undefined;
+  let host: string | undefined;
   while (args.length > 0) {
     const a = args.shift() as string;
     const [flag, inline] =
@@ -116,8 +124,13 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
       return v;
     };
     if (flag === '-h' || flag === '--help') return 'help';
-    else if (flag === '-l' || flag === '--listen') listen.push(parseListen(value()));
-    else if (flag === '--reuse-port') o.reusePort = true;
+    else if (flag === '-l' || flag === '--listen' || flag === '-b' || flag === '--bind')
+      listen.push(parseListen(value(), flag));
+    else if (flag === '-p' || flag === '--port') port = parsePort(value(), flag);
+    else if (flag === '-o' || flag === '--host') {
+      host = value();
+      if (host === '') throw new ArgValueError(`${flag} needs a host name or address`);
+    } else if (flag === '--reuse-port') o.reusePort = true;
     else if (flag === '--no-preload') o.preload = false;
     else if (flag === '--preload') o.preload = true;
     else if (flag === '--status-socket') o.statusSocket = value();
@@ -137,7 +150,28 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
     else throw new ArgValueError(`one app only; also got ${JSON.stringify(flag)}`);
   }
   if (app === undefined) throw new ArgValueError('serve: the app module is missing');
+  if (port !== undefined || host !== undefined) listen.push({ host: host ?? '0.0.0.0', port: port ?? 8080 });
   return { ...(o as Partial<PreforkOptions>), app, listen: listen.length > 0 ? listen : undefined };
+}
+
+/**
+ * What the command prints when the master cannot start: the message alone
+ * for what the user can fix from the message (a system call's error such
+ * as EADDRINUSE, an app module not found, a name that does not resolve,
+ * a bad option), and the stack for an error thrown by the app's own code.
+ */
+function startError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as Error & { code?: unknown; syscall?: unknown };
+  const plain =
+    typeof e.syscall === 'string' ||
+    e.code === 'ERR_MODULE_NOT_FOUND' ||
+    e.code === 'MODULE_NOT_FOUND' ||
+    (typeof e.code === 'string' && e.code.startsWith('ERR_INVALID_ARG')) ||
+    e.code === 'ERR_OUT_OF_RANGE' ||
+    err instanceof ListenError ||
+    err instanceof NotSingleThreadedError;
+  return plain ? `${e.name}: ${e.message}` : (e.stack ?? e.message);
 }
 
 /** Runs the command; exits the process with the master's status. */
@@ -153,11 +187,19 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  let server: PreforkServer;
+  try {
+    server = new PreforkServer(options);
+  } catch (err) {
+    // An option the command line gave but the master refuses (--workers 2.5).
+    process.stderr.write(`what-the-fork: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   let code: number;
   try {
-    code = await new PreforkServer(options).run();
+    code = await server.run();
   } catch (err) {
-    process.stderr.write(`what-the-fork: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`what-the-fork: ${startError(err)}\n`);
     code = 1;
   }
   process.exit(code);

@@ -8,5 +8,5 @@ export type { PreforkOptions, WorkerInfo, WorkerStatus } from './master.ts';
 export { defineWorker, loadApp } from './app.ts';
 export type { AppModule, PreforkApp, WorkerFunction } from './app.ts';
 export type { WorkerContext } from './worker.ts';
-export { INHERITED_FDS_ENV, parseListen, systemdFds } from './listeners.ts';
+export { INHERITED_FDS_ENV, ListenError, parseListen, systemdFds } from './listeners.ts';
 export type { ListenSpec } from './listeners.ts';

@@ -3,13 +3,14 @@
  * UNIX path, an inherited fd, systemd's socket activation, or the fds a
  * re-executed master inherits from the one before it.
  */
+import * as dns from 'node:dns/promises';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { getpid } from '../process/self.ts';
 import { setsockopt } from '../sockets/options.ts';
 import { bind, close, getsockname, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
 import type { SocketAddress } from '../sockets/addresses.ts';
-import { ArgValueError } from '../validate.ts';
+import { ArgTypeError, ArgValueError, checkFd, checkPort, describe } from '../validate.ts';
 
 /** The environment variable that names the listening fds a re-executed master inherits (`"3,4"`). */
 export const INHERITED_FDS_ENV = 'WHAT_THE_FORK_FDS';
@@ -35,18 +36,81 @@ export interface Listener {
   owned?: boolean;
 }
 
-/** `host:port`, `[v6]:port`, a path, `fd:N` or `systemd`, as the command takes them. */
-export function parseListen(text: string): ListenSpec {
+/**
+ * A listening address the master cannot use: a host name that does not
+ * resolve, an fd that is not a socket, socket activation without sockets.
+ */
+export class ListenError extends Error {}
+Object.defineProperty(ListenError.prototype, 'name', { value: 'ListenError' });
+
+/**
+ * A TCP port as the command takes it: digits, 0 to 65535.
+ * @throws ArgValueError naming `what` (the option) and `whole` (its value) otherwise
+ */
+export function parsePort(text: string, what = '--port', whole = text): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535)
+    throw new ArgValueError(`${what} ${JSON.stringify(whole)}: a port is an integer from 0 to 65535`);
+  return n;
+}
+
+/**
+ * `host:port`, `[v6]:port`, a path, `fd:N` or `systemd`, as the command takes them.
+ * @throws ArgValueError naming `what` (the option) when `text` is none of them
+ */
+export function parseListen(text: string, what = '--listen'): ListenSpec {
   if (text === 'systemd') return { systemd: true };
   const fdMatch = /^fd:(\d+)$/.exec(text);
   if (fdMatch) return { fd: Number(fdMatch[1]) };
   if (text.includes('/')) return { path: text };
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
-  if (v6) return { host: v6[1], port: Number(v6[2]) };
+  if (v6) return { host: v6[1], port: parsePort(v6[2], what, text) };
   const hp = /^(?:(.*):)?(\d+)$/.exec(text);
-  if (hp) return { host: hp[1] || undefined, port: Number(hp[2]) };
+  if (hp) return { host: hp[1] || undefined, port: parsePort(hp[2], what, text) };
   throw new ArgValueError(
-    `--listen ${JSON.stringify(text)}: expected host:port, [v6]:port, port, a path, fd:N or systemd`,
+    `${what} ${JSON.stringify(text)}: expected host:port, [v6]:port, port, a path, fd:N or systemd`,
+  );
+}
+
+/**
+ * Checks one listen spec of the PreforkServer's options (`name` says which).
+ * @throws ArgTypeError or ArgValueError naming it when it is none of the forms
+ */
+export function checkListenSpec(spec: unknown, name: string): ListenSpec {
+  if (typeof spec !== 'object' || spec === null)
+    throw new ArgTypeError(`The "${name}" option must be an object, received ${describe(spec)}`);
+  const o = spec as Record<string, unknown>;
+  if ('systemd' in o) {
+    if (o.systemd !== true) throw new ArgValueError(`The "${name}.systemd" option must be true`);
+  } else if ('fd' in o) checkFd(o.fd, `${name}.fd`);
+  else if ('path' in o) {
+    if (typeof o.path !== 'string' || o.path === '')
+      throw new ArgTypeError(`The "${name}.path" option must be a non-empty string, received ${describe(o.path)}`);
+  } else if ('port' in o) {
+    checkPort(o.port, `${name}.port`);
+    if (o.host !== undefined && (typeof o.host !== 'string' || o.host === ''))
+      throw new ArgTypeError(`The "${name}.host" option must be a non-empty string, received ${describe(o.host)}`);
+  } else throw new ArgValueError(`The "${name}" option must have port, path, fd or systemd`);
+  return spec as ListenSpec;
+}
+
+/**
+ * The specs with every TCP host that is a name (`localhost`, `example.internal`)
+ * replaced by its first address from dns.lookup(), as net.Server.listen() does.
+ * @throws Error naming the host when it does not resolve
+ */
+export async function resolveHosts(specs: ListenSpec[]): Promise<ListenSpec[]> {
+  return Promise.all(
+    specs.map(async (spec) => {
+      if (!('port' in spec) || spec.host === undefined || net.isIP(spec.host) !== 0) return spec;
+      try {
+        return { ...spec, host: (await dns.lookup(spec.host)).address };
+      } catch (err) {
+        throw new ListenError(
+          `listen ${spec.host}:${spec.port}: cannot resolve ${JSON.stringify(spec.host)} (${(err as NodeJS.ErrnoException).code})`,
+        );
+      }
+    }),
   );
 }
 
@@ -102,7 +166,7 @@ function adopt(fd: number, what: string): Listener {
   try {
     address = getsockname(fd);
   } catch (err) {
-    throw new Error(`${what}: fd ${fd} is not a socket (${(err as Error).message})`);
+    throw new ListenError(`${what}: fd ${fd} is not a socket (${(err as Error).message})`);
   }
   setCloseOnExec(fd, true);
   return { fd, address };
@@ -146,7 +210,9 @@ export function openListeners(specs: ListenSpec[], backlog: number, reusePort: b
       if ('systemd' in spec) {
         const fds = systemdFds();
         if (fds.length === 0)
-          throw new Error('systemd socket activation asked for, but LISTEN_FDS/LISTEN_PID name no fd of this process');
+          throw new ListenError(
+            'systemd socket activation asked for, but LISTEN_FDS/LISTEN_PID name no fd of this process',
+          );
         for (const fd of fds) out.push(adopt(fd, 'LISTEN_FDS'));
         delete process.env.LISTEN_FDS;
         delete process.env.LISTEN_PID;

@@ -22,6 +22,8 @@ import {
   closeQuietly,
   describeAddress,
   openListeners,
+  resolveHosts,
+  checkListenSpec,
   type ListenSpec,
   type Listener,
 } from './listeners.ts';
@@ -132,7 +134,7 @@ export class PreforkServer {
   private readonly o: Required<
     Omit<PreforkOptions, 'app' | 'listen' | 'statusSocket' | 'beforeFork' | 'afterFork' | 'workerExit' | 'log'>
   >;
-  private readonly specs: ListenSpec[];
+  private specs: ListenSpec[];
   private listeners: Listener[] = [];
   private app: PreforkApp | string;
   private readonly workers = new Map<number, Worker>();
@@ -186,7 +188,7 @@ export class PreforkServer {
     if (!this.o.preload && typeof options.app !== 'string')
       throw new ArgTypeError('preload: false needs the app as a module path, for each worker to import');
     const listen = options.listen ?? (process.env.LISTEN_FDS ? { systemd: true as const } : { port: 8080 });
-    this.specs = Array.isArray(listen) ? listen : [listen];
+    this.specs = (Array.isArray(listen) ? listen : [listen]).map((l, i) => checkListenSpec(l, `listen[${i}]`));
     this.app = options.app;
     this.target = this.o.workers;
     this.logLine = options.log ?? ((line) => process.stdout.write(line + '\n'));
@@ -231,6 +233,7 @@ export class PreforkServer {
       this.options.workerExit ??= mod.workerExit as PreforkOptions['workerExit'];
     }
     if (process.env[INHERITED_FDS_ENV]) this.inheritedFromOldMaster = Number(process.env[OLD_MASTER_ENV] ?? 0);
+    else this.specs = await resolveHosts(this.specs);
     this.listeners = openListeners(this.specs, this.o.backlog, this.o.reusePort);
     const kind =
       typeof this.app === 'string' ? 'module ' + this.app : isWorkerFunction(this.app) ? 'worker function' : 'http app';
