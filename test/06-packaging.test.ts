@@ -5,14 +5,15 @@
  * an install of the tarball into a fresh project whose PATH holds node, npm
  * and sh but no compiler, make or python, and there: both module faces, the
  * README's tour as an ES module and as CommonJS, the forking server from the
- * installed examples, the declarations under TypeScript 5 and the current
+ * installed examples, `npx what-the-fork serve` on the user's own app, the declarations under TypeScript 5 and the current
  * major with skipLibCheck off, and the way out when no binary fits.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { askLine, exitOf, freePort, killWatched, root, until, watch } from './helpers.ts';
+import { askLine, exitOf, freePort, isAlive, killWatched, root, until, watch } from './helpers.ts';
 import { compileTour, serveTour } from './tour.ts';
 
 /** The TypeScript versions a consumer's tsc runs as: the last 5.x and the current major. */
@@ -67,6 +68,7 @@ function bareBin(): string {
   const npm = run('sh', ['-c', 'command -v npm'], { cwd: root, env: process.env }).stdout.trim();
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
   fs.symlinkSync(fs.realpathSync(npm), path.join(bin, 'npm'));
+  fs.symlinkSync(fs.realpathSync(path.join(path.dirname(npm), 'npx')), path.join(bin, 'npx'));
   fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
   return bin;
 }
@@ -288,6 +290,55 @@ test('the forking server runs from the installed package, answers, and stops on 
   server.child.kill('SIGTERM');
   expect(await exitOf(server)).toEqual({ code: 0, signal: null });
   expect(server.err()).toBe('');
+});
+
+test("npx what-the-fork serve app.js --workers 2 --port N: the user's own app answers; SIGTERM stops master and workers", async () => {
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'app.js'),
+    "module.exports = (req, res) => res.end('hello from worker ' + process.pid + '\\n');\n",
+  );
+  // A process group of its own (npx, its shell, the master and the workers),
+  // killed by its id if the test fails.
+  const npx = watch(
+    spawn(
+      path.join(env.PATH as string, 'npx'),
+      ['what-the-fork', 'serve', 'app.js', '--workers', '2', '--port', String(port)],
+      {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    ),
+  );
+  try {
+    const [, master] = await until(
+      `the workers' ready line:\n${npx.out()}${npx.err()}`,
+      () => /\[prefork (\d+)\] ready: 2 workers accepting/.exec(npx.out()) ?? undefined,
+    );
+    const workers = [...npx.out().matchAll(/\(pid (\d+)\) spawned/g)].map((m) => Number(m[1]));
+    expect(workers).toHaveLength(2);
+    const answer = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => (b += d.toString()));
+          res.on('end', () => resolve(b));
+        })
+        .on('error', reject);
+    });
+    expect(workers.map((w) => `hello from worker ${w}\n`)).toContain(answer);
+    process.kill(Number(master), 'SIGTERM');
+    expect(await exitOf(npx)).toEqual({ code: 0, signal: null });
+    for (const w of workers) expect(isAlive(w)).toBe(false);
+  } finally {
+    try {
+      process.kill(-npx.pid, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+  }
 });
 
 test.each(Object.entries(TYPESCRIPTS))(
