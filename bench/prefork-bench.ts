@@ -4,7 +4,8 @@
  *
  * - requests per second: http hello-world with wrk (prefork serving
  *   bench/prefork-app.ts with BENCH_APP_MB=0, against the same app under
- *   node:cluster), and the line protocol with ../shared/bench/loadgen.c
+ *   node:cluster) over keep-alive connections (http) and with a new
+ *   connection per request (http-close, `Connection: close`), and the line protocol with ../shared/bench/loadgen.c
  *   (examples/apps/echo-worker.ts against ../shared/bench/node_cluster_server.js);
  * - memory per worker, Pss and private (Private_Clean + Private_Dirty from
  *   /proc/<pid>/smaps_rollup), with the app holding ~50 MB of data, after
@@ -155,10 +156,16 @@ function memory(pid: number): { pss: number; priv: number } {
   return { pss: kb('Pss') / 1024, priv: (kb('Private_Clean') + kb('Private_Dirty')) / 1024 };
 }
 
-function wrk(port: number): number {
-  const r = spawnSync('wrk', ['-t2', `-c${conc}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+/** wrk's requests per second: over keep-alive connections, or (close) a new connection per request. */
+function wrk(port: number, close = false): number {
+  const header = close ? ['-H', 'Connection: close'] : [];
+  const r = spawnSync('wrk', ['-t2', `-c${conc}`, `-d${seconds}s`, ...header, `http://127.0.0.1:${port}/`], {
+    encoding: 'utf8',
+  });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
   if (!m) throw new Error(`wrk said: ${r.stdout}${r.stderr}`);
+  const errors = /Socket errors: (.*)/.exec(r.stdout);
+  if (errors) process.stdout.write(`  (wrk: socket errors ${errors[1]})\n`);
   return Number(m[1]);
 }
 
@@ -180,16 +187,18 @@ const fmt = (x: number, d = 0): string => x.toFixed(d).padStart(9);
  * alternating from round to round so that a drift in the machine's load
  * hits both: the median rates, and the ratio of each round.
  */
-async function throughput(proto: 'http' | 'echo', n: number): Promise<{ p: number; c: number; ratios: number[] }> {
+type Proto = 'http' | 'http-close' | 'echo';
+
+async function throughput(proto: Proto, n: number): Promise<{ p: number; c: number; ratios: number[] }> {
   const all: Record<'prefork' | 'cluster', number[]> = { prefork: [], cluster: [] };
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const rates: Record<string, number> = {};
     const order: ('prefork' | 'cluster')[] = (n + round) % 2 === 0 ? ['cluster', 'prefork'] : ['prefork', 'cluster'];
     for (const kind of order) {
-      const s = await start(kind, proto, n, 0);
+      const s = await start(kind, proto === 'echo' ? 'echo' : 'http', n, 0);
       try {
-        rates[kind] = proto === 'http' ? wrk(s.port) : echoLoad(s.port);
+        rates[kind] = proto === 'echo' ? echoLoad(s.port) : wrk(s.port, proto === 'http-close');
       } finally {
         await stop(s);
       }
@@ -268,13 +277,13 @@ async function main(): Promise<void> {
       `node flags ${JSON.stringify(nodeFlags.join(' '))}, serve arguments ${JSON.stringify(serveArgs.join(' '))}\n\n`,
   );
   process.stdout.write(`requests per second (higher is better), medians of ${rounds} rounds\n`);
-  process.stdout.write('workers  protocol      prefork    cluster  prefork/cluster (median; each round)\n');
+  process.stdout.write('workers  protocol        prefork    cluster  prefork/cluster (median; each round)\n');
   for (const n of workerCounts)
-    for (const proto of ['http', 'echo'] as const) {
+    for (const proto of ['http', 'http-close', 'echo'] as const) {
       const { p, c, ratios } = await throughput(proto, n);
       const each = ratios.map((r) => r.toFixed(2)).join(' ');
       process.stdout.write(
-        `${String(n).padStart(7)}  ${proto.padEnd(8)}${fmt(p)}  ${fmt(c)}  ${fmt(median(ratios), 2)}x (${each})\n`,
+        `${String(n).padStart(7)}  ${proto.padEnd(10)}${fmt(p)}  ${fmt(c)}  ${fmt(median(ratios), 2)}x (${each})\n`,
       );
     }
   const mem = (m: MemStart, k: 'warm' | 'loaded'): string =>
