@@ -94,6 +94,29 @@ test('QUIT under HTTP load: every accepted connection answered, then refused, ne
   expect(counts.ok).toBeGreaterThanOrEqual(500);
 });
 
+test('keep-alive HTTP load through TTOU, HUP, maxRequests recycling and QUIT: no request sent is left unanswered', async () => {
+  // Each connection sends its next request as soon as a response ends, so a
+  // stopping worker that closed a connection it thought idle would close it
+  // under a request the client had sent.
+  const m = start(['serve', app('hang'), '--listen', '127.0.0.1:0', '--workers', '3', '--max-requests', '1000']);
+  const port = await m.port();
+  await m.waitFor(/ready: 3 workers/);
+  const l = load(port, ['--keep-alive']);
+  await l.more(1000);
+  m.signal('SIGTTOU');
+  await m.waitFor(/exited \(exit status 0\)/, 1);
+  await l.more(1000);
+  m.signal('SIGHUP');
+  await m.waitFor(/generation 1$/m, 2);
+  await m.waitFor(/served \d+ requests \(maxRequests 1000\), recycling/, 2);
+  await l.more(1000);
+  m.signal('SIGQUIT');
+  expect((await m.exited).code).toBe(0);
+  const counts = await l.stop();
+  expect(counts).toMatchObject({ lost: 0, bad: 0, other: 0 });
+  expect(counts.ok).toBeGreaterThanOrEqual(3000);
+});
+
 test('a worker killed with SIGKILL under load loses only the connections it held', async () => {
   const [m, l] = await echoUnderLoad({ PREFORK_ECHO_DELAY_MS: '20' });
   await l.more(200);
@@ -109,7 +132,7 @@ test('a worker killed with SIGKILL under load loses only the connections it held
   expect(counts.ok + counts.lost).toBe(counts.started);
 });
 
-test('QUIT ends an idle keep-alive connection at once, and the master exits long before gracefulTimeout', async () => {
+test('QUIT ends an idle keep-alive connection within about a second, and the master exits long before gracefulTimeout', async () => {
   const m = start(['serve', app('hang'), '--listen', '127.0.0.1:0', '--workers', '1', '--graceful-timeout', '120']);
   const port = await m.port();
   await m.waitFor(/ready: 1 workers/);
@@ -121,7 +144,8 @@ test('QUIT ends an idle keep-alive connection at once, and the master exits long
   await until(() => /ok \d+/.test(text), 10000, 'the first response');
   expect(text).toMatch(/keep-alive/i);
   // Left alone, node:http would end it after its keepAliveTimeout (5 s); the
-  // graceful stop ends it at once. The bound is that timeout, not a speed.
+  // graceful stop ends it once it read nothing for 0.5 s. The bound is that
+  // timeout, not a speed.
   const quitAt = Date.now();
   m.signal('SIGQUIT');
   await ended;

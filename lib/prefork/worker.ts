@@ -61,6 +61,9 @@ export interface WorkerSetup {
   log: (line: string) => void;
 }
 
+/** How long a stopping worker's keep-alive connection must have read nothing, between requests, before it is ended. */
+const IDLE_MS = 500;
+
 /** Runs the worker. Called in the child right after fork(2), with the master's own handles already let go. */
 export function runWorker(s: WorkerSetup): void {
   let requests = 0;
@@ -119,18 +122,31 @@ export function runWorker(s: WorkerSetup): void {
       }
       close(spare);
     }
-    // node:http sets socket._httpMessage to the response in progress; a
-    // connection without one that has served a request is idle between
-    // requests. One that has not is new: its first request is answered.
-    for (const sock of keepAlive.get(server) ?? []) {
+    // node:http sets socket._httpMessage to the response in progress: its
+    // connection closes after it. Every later request is answered with
+    // `Connection: close` (noted), and node:http closes after the response.
+    const open = keepAlive.get(server);
+    if (!open) return;
+    for (const sock of open) {
       const res = sock._httpMessage;
-      if (!res) {
-        if (served.has(sock)) sock.end();
-      } else {
-        if (!res.headersSent) res.shouldKeepAlive = false;
-        res.once('finish', () => sock.end());
-      }
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
     }
+    endIdle(open, new WeakMap());
+  }
+
+  // A connection between requests is not ended at once: its client may
+  // have sent the next request already (a keep-alive client sends it as
+  // soon as a response ends), and closing would lose it. One that has
+  // served a request and read nothing for a whole IDLE_MS is ended, as
+  // node:http's keepAliveTimeout would end it; a client that sends on,
+  // gets its answer with `Connection: close`.
+  function endIdle(open: Set<KeepAlive>, readAt: WeakMap<KeepAlive, number>): void {
+    for (const sock of open) {
+      if (sock._httpMessage || !served.has(sock)) readAt.delete(sock);
+      else if (readAt.get(sock) === sock.bytesRead) sock.end();
+      else readAt.set(sock, sock.bytesRead);
+    }
+    if (open.size > 0) setTimeout(() => endIdle(open, readAt), IDLE_MS).unref();
   }
 
   // The connections that have served a request (a WeakSet, not a property:
