@@ -166,6 +166,7 @@ export interface Native {
   setChildSubreaper(on: boolean): void;
   /** disposition: a DISPOSITION_* constant; flags: SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT. */
   sigaction(signal: number, disposition: number, flags: number): void;
+  /** Pairs: a pending signal's number, then how many times the C handler caught it since the last take. */
   takeSignals(): number[];
   signalRestarts(signal: number): boolean;
   /** Puts this package's handlers back where Node or libuv replaced them. */

@@ -64,11 +64,18 @@ test('a signal that arrived while JavaScript ran is handled before the next call
 
 test('while idle in the event loop, handlers run from the loop', async () => {
   const r = await runCase('idle-loop');
-  const seen = r.seen as { at: number; inBlockingCall: boolean }[];
-  expect(seen).toHaveLength(3);
+  const seen = r.seen as { at: number; inBlockingCall: boolean; count: number }[];
+  // Every signal counted; a loop held up past a sender tick (a slow,
+  // loaded machine) runs the handler once for two, told so by its count.
+  expect(seen.reduce((n, s) => n + s.count, 0)).toBe(3);
+  // From the loop as the signals came, not from the blocking call at the end.
   for (const s of seen) expect(s.inBlockingCall).toBe(false);
-  // One per sender tick (100 ms apart), not all at the end.
-  expect(seen[2].at - seen[0].at).toBeGreaterThanOrEqual(100);
+});
+
+test('signals caught before the handler runs: one run, told how many were caught', async () => {
+  const r = await runCase('counted');
+  expect(r.before).toBe(0);
+  expect(r.runs).toEqual([['SIGUSR1', 10, 5]]);
 });
 
 test('oneShot: the first delivery interrupts, then the previous disposition is back', async () => {

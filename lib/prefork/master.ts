@@ -250,8 +250,9 @@ export class PreforkServer {
     signal('SIGINT', () => this.stop('quick'));
     signal('SIGQUIT', () => this.stop('graceful'));
     signal('SIGHUP', () => this.reload());
-    signal('SIGTTIN', () => this.resize(this.target + 1));
-    signal('SIGTTOU', () => this.resize(Math.max(this.target - 1, 0)));
+    // One worker more or fewer per signal caught, however many came at once.
+    signal('SIGTTIN', (_, __, count) => this.resize(this.target + count));
+    signal('SIGTTOU', (_, __, count) => this.resize(Math.max(this.target - count, 0)));
     signal('SIGWINCH', () => this.resize(0));
     signal('SIGUSR1', () => this.logTable());
     signal('SIGUSR2', () => this.reexec());

@@ -9,8 +9,13 @@ import { native, onLoopSignal, pendingWord } from '../addon.ts';
 import { perProcess } from '../process/self.ts';
 import { signalName } from './names.ts';
 
-/** A JavaScript signal handler: gets the signal's name and number. */
-export type SignalHandler = (signal: string, signo: number) => void;
+/**
+ * A JavaScript signal handler: gets the signal's name and number, and how
+ * many times the C handler caught it since the handler last ran (at least
+ * 1; the kernel merges a signal sent while the same one is still pending,
+ * so this counts deliveries, which may be fewer than the signals sent).
+ */
+export type SignalHandler = (signal: string, signo: number, count: number) => void;
 
 interface Installed {
   handler: SignalHandler;
@@ -101,7 +106,13 @@ export function runPendingSignalHandlers(): number[] {
  * handler uninstalls itself. Not exported from the package.
  */
 export function takeAndRun(): { taken: number[]; restart: boolean } {
-  const taken = native.takeSignals();
+  const pairs = native.takeSignals();
+  const taken: number[] = [];
+  const caught = new Map<number, number>();
+  for (let i = 0; i < pairs.length; i += 2) {
+    taken.push(pairs[i]);
+    caught.set(pairs[i], pairs[i + 1]);
+  }
   for (const signo of taken) {
     const those = watchers().get(signo);
     // A copy: a watcher may remove itself (or another) while they run.
@@ -119,7 +130,7 @@ export function takeAndRun(): { taken: number[]; restart: boolean } {
   let failure: { err: unknown } | undefined;
   for (const { signo, h } of run) {
     try {
-      h.handler(signalName(signo), signo);
+      h.handler(signalName(signo), signo, caught.get(signo) ?? 1);
     } catch (err) {
       failure ??= { err };
     }

@@ -105,9 +105,9 @@ export function sigaction(sig: SignalName | number, handler: Disposition, option
   );
   if (typeof handler === 'function') {
     const run: SignalHandler = o.oneShot
-      ? (name, n) => {
+      ? (name, n, count) => {
           sigaction(signo, previous);
-          handler(name, n);
+          handler(name, n, count);
         }
       : handler;
     setHandler(signo, run, o.restart === true);

@@ -24,14 +24,19 @@ Value Sigaction(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Takes the pending signals (their numbers); none in a worker thread, whose
-// JavaScript never runs signal handlers.
+// Takes the pending signals: each number, then how many times the C handler
+// caught it since the last take; none in a worker thread, whose JavaScript
+// never runs signal handlers.
 Value TakeSignals(const CallbackInfo& info) {
   if (!on_main_thread()) return Napi::Array::New(info.Env(), 0);
   int sigs[NSIG];
-  int n = signals_take(sigs, NSIG);
-  Napi::Array a = Napi::Array::New(info.Env(), n);
-  for (int i = 0; i < n; i++) a.Set(i, sigs[i]);
+  int counts[NSIG];
+  int n = signals_take(sigs, counts, NSIG);
+  Napi::Array a = Napi::Array::New(info.Env(), 2 * n);
+  for (int i = 0; i < n; i++) {
+    a.Set(2 * i, sigs[i]);
+    a.Set(2 * i + 1, counts[i]);
+  }
   return a;
 }
 

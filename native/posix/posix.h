@@ -152,7 +152,7 @@ void signals_set_libuv_handler(void (*fn)(int));
 int signals_set(int sig, Disposition d, const SigOptions& o);
 int signals_restart_flag(int sig);  // 1 if installed with restart
 // Moves every pending signal into `out` (up to n); returns how many.
-int signals_take(int* out, int n);
+int signals_take(int* out, int* counts, int n);
 // The fd the event loop and wait_ready() watch for pending signals.
 int signals_wake_fd();
 // Empties the wake fd (a wake-up whose signal was already taken).

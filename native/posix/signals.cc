@@ -1,7 +1,7 @@
 // Signal handling that lets JavaScript see signals the way a C program does.
 //
-// The C handler only does async-signal-safe things: it sets a flag for the
-// signal, sets the "something is pending" word that JavaScript reads, bumps an
+// The C handler only does async-signal-safe things: it counts the signal,
+// sets the "something is pending" word that JavaScript reads, bumps an
 // eventfd (which wakes both the event loop and any wait_ready() in progress),
 // forwards the signal to the main thread when it landed on another thread
 // while the main thread is blocked in one of our calls, and chains to the
@@ -31,6 +31,7 @@ namespace {
 constexpr int kForwardMark = 0x77746621;
 
 struct Slot {
+  // How many times the handler caught the signal since JavaScript last took it.
   std::atomic<int> pending{0};
   // The handler we chain to (libuv's), or null. Read by the signal handler
   // on any thread while the main thread may change it, hence atomic rather
@@ -71,10 +72,10 @@ void chain(int sig) {
 }
 
 // Async-signal-safe: atomics and write(2) only. The order matters: the
-// per-signal flag first, then the word JavaScript and wait_ready() read,
+// per-signal count first, then the word JavaScript and wait_ready() read,
 // then the wake-up, so whoever sees the word or the wake-up finds the flag.
 void record(int sig) {
-  slots[sig].pending.store(1);
+  slots[sig].pending.fetch_add(1);
   __atomic_store_n(&state_word[0], 1, __ATOMIC_SEQ_CST);
   uint64_t one = 1;
   ssize_t ignored = write(wake_fd, &one, sizeof one);
@@ -177,14 +178,18 @@ int signals_set(int sig, Disposition d, const SigOptions& o) {
 
 int signals_restart_flag(int sig) { return slots[sig].restart ? 1 : 0; }
 
-int signals_take(int* out, int n) {
+int signals_take(int* out, int* counts, int n) {
   // Word first, flags after: a signal landing in between leaves the word set
   // (at worst a wake-up that finds nothing), never a flag nobody looks at.
   __atomic_store_n(&state_word[0], 0, __ATOMIC_SEQ_CST);
   signals_drain_wake_fd();
   int k = 0;
   for (int sig = 1; sig < NSIG && k < n; sig++) {
-    if (slots[sig].pending.exchange(0)) out[k++] = sig;
+    int caught = slots[sig].pending.exchange(0);
+    if (caught > 0) {
+      out[k] = sig;
+      counts[k++] = caught;
+    }
   }
   return k;
 }
