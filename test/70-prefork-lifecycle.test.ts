@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { childrenOf, askLine, fixturePath } from './helpers.ts';
+import { bind, close, socket } from '../lib/index.ts';
 import { type Master, app, isAlive, until, useMasters } from './prefork-helpers.ts';
 
 const start = useMasters();
@@ -208,4 +209,86 @@ test('listeners: a UNIX path and IPv6 together, then SO_REUSEPORT with one socke
   expect(listening).toHaveLength(2);
   r.signal('SIGQUIT');
   expect((await r.exited).code).toBe(0);
+});
+
+test('UNIX paths: a stale socket file is replaced; a live server, or a file that is no socket, is never taken over', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-paths-'));
+  const listenPath = path.join(dir, 'l.sock');
+  const statusPath = path.join(dir, 's.sock');
+  const askStatus = (p: string): Promise<{ master: number }> =>
+    new Promise((resolve, reject) => {
+      let text = '';
+      net
+        .connect(p)
+        .on('data', (d) => (text += d))
+        .on('end', () => resolve(JSON.parse(text) as { master: number }))
+        .on('error', reject);
+    });
+  const askPath = (p: string, line: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let text = '';
+      const c = net.connect(p, () => c.write(`${line}\n`));
+      c.on('data', (d) => (text += d))
+        .on('end', () => resolve(text))
+        .on('error', reject);
+    });
+  let newMaster = 0;
+  try {
+    // A socket file whose server died (bound, never unlinked): removed, then bound again.
+    const stale = socket('AF_UNIX', 'SOCK_STREAM');
+    bind(stale, { family: 'AF_UNIX', path: listenPath });
+    close(stale);
+    expect(fs.lstatSync(listenPath).isSocket()).toBe(true);
+    const a = start(['serve', app('echo'), '--listen', listenPath, '--status-socket', statusPath, '--workers', '1']);
+    await a.waitFor(/ready: 1 workers/);
+    expect(await askPath(listenPath, 'one')).toBe('SERVED BY Node: one\n');
+
+    // A second master on the live listening path, or on the live status
+    // socket, fails with bind's EADDRINUSE and removes nothing.
+    const onListen = start(['serve', app('echo'), '--listen', listenPath, '--workers', '1']);
+    expect((await onListen.exited).code).toBe(1);
+    expect(onListen.out).toContain(`AddressInUseError: bind EADDRINUSE: address already in use ${listenPath}`);
+    const onStatus = start(['serve', app('echo'), '--listen', '127.0.0.1:0', '--status-socket', statusPath]);
+    expect((await onStatus.exited).code).toBe(1);
+    expect(onStatus.out).toContain(`bind EADDRINUSE: address already in use ${statusPath}`);
+    expect(await askPath(listenPath, 'two')).toBe('SERVED BY Node: two\n');
+    // Clients of the status socket that hang up before the answer (as the
+    // second master's probe did) end nothing.
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<void>((resolve) => {
+            const c = net.connect(statusPath, () => c.destroy());
+            c.on('close', () => resolve());
+          }),
+      ),
+    );
+    expect((await askStatus(statusPath)).master).toBe(a.pid);
+
+    // A regular file at the status path is left as it was.
+    const notSocket = path.join(dir, 'notes.txt');
+    fs.writeFileSync(notSocket, 'keep me\n');
+    const onFile = start(['serve', app('echo'), '--listen', '127.0.0.1:0', '--status-socket', notSocket]);
+    expect((await onFile.exited).code).toBe(1);
+    expect(fs.readFileSync(notSocket, 'utf8')).toBe('keep me\n');
+
+    // USR2: the new master takes the status socket over, and the old one,
+    // stopped, leaves both paths to it; the new one removes them at its stop.
+    a.signal('SIGUSR2');
+    const [[, newPid]] = await a.waitFor(/re-exec: new master (\d+) started/);
+    newMaster = Number(newPid);
+    await a.waitFor(new RegExp(`\\[prefork ${newPid}\\] ready: 1 workers accepting`));
+    a.signal('SIGQUIT');
+    expect((await a.exited).code).toBe(0);
+    expect((await askStatus(statusPath)).master).toBe(Number(newPid));
+    expect(await askPath(listenPath, 'three')).toBe('SERVED BY Node: three\n');
+    process.kill(Number(newPid), 'SIGQUIT');
+    await until(() => !isAlive(Number(newPid)), 20000, 'the new master to stop');
+    expect(fs.existsSync(listenPath)).toBe(false);
+    expect(fs.existsSync(statusPath)).toBe(false);
+  } finally {
+    if (newMaster && isAlive(newMaster)) process.kill(newMaster, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { getpid } from '../process/self.ts';
 import { setsockopt } from '../sockets/options.ts';
-import { bind, close, getsockname, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
+import { ConnectionRefusedError } from '../errors.ts';
+import { bind, close, connect, getsockname, listen, setCloseOnExec, socket } from '../sockets/syscalls.ts';
 import type { SocketAddress } from '../sockets/addresses.ts';
 import { ArgTypeError, ArgValueError, checkFd, checkPort, describe } from '../validate.ts';
 
@@ -28,8 +29,8 @@ export type ListenSpec = { port: number; host?: string } | { path: string } | { 
 export interface Listener {
   fd: number;
   address: SocketAddress;
-  /** The master bound this UNIX path and removes it when it stops for good. */
-  unlinkPath?: string;
+  /** The UNIX path this master removes when it stops for good, if it is still this socket's. */
+  unlinkPath?: OwnedPath;
   /** How to open one more socket on the same address (SO_REUSEPORT mode), in a worker. */
   spec?: ListenSpec;
   /** This process opened it (rather than inheriting it). */
@@ -143,20 +144,79 @@ export function openSocket(spec: ListenSpec, backlog: number, reusePort: boolean
     bind(fd, address);
     if (!bindOnly) listen(fd, backlog);
     const bound = getsockname(fd);
-    return { fd, address: bound, owned: true, unlinkPath: address.family === 'AF_UNIX' ? address.path : undefined };
+    return {
+      fd,
+      address: bound,
+      owned: true,
+      unlinkPath: address.family === 'AF_UNIX' ? ownPath(address.path) : undefined,
+    };
   } catch (err) {
     close(fd);
     throw err;
   }
 }
 
-/** A UNIX socket file left by a master that died is removed; any other file is an error (EADDRINUSE from bind). */
-function removeStaleSocket(path: string): void {
+/**
+ * Makes way for bind(2) at a UNIX path: a socket file that nobody listens
+ * on (connect(2) is refused: its server died) is removed. A socket that
+ * accepts a connection is another server's, and anything else is not ours
+ * to remove: both are left, and bind(2) then fails with EADDRINUSE, unless
+ * `replace` (a master re-executed by USR2 taking over its old master's
+ * status socket).
+ */
+export function removeStaleSocket(path: string, replace = false): void {
   if (path.startsWith('\0')) return;
+  let st: fs.Stats;
   try {
-    if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
+    st = fs.lstatSync(path);
   } catch {
-    // nothing there
+    return; // nothing there
+  }
+  if (!st.isSocket()) return;
+  if (!replace && listensAt(path)) return; // another server's: bind(2) says EADDRINUSE
+  fs.rmSync(path, { force: true });
+}
+
+/** Whether a server accepts connections at a UNIX path: a non-blocking connect(2) that is not refused. */
+function listensAt(path: string): boolean {
+  const probe = socket('AF_UNIX', 'SOCK_STREAM', { nonblock: true, cloexec: true });
+  try {
+    connect(probe, { family: 'AF_UNIX', path });
+    return true;
+  } catch (err) {
+    // Refused: nobody listens. EAGAIN (its queue is full) or EACCES: somebody's.
+    return !(err instanceof ConnectionRefusedError);
+  } finally {
+    close(probe);
+  }
+}
+
+/** A UNIX path and the file it named when this process bound it. */
+export interface OwnedPath {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+/** The file at `path` now (a socket this process just bound or adopted), or undefined when there is none. */
+export function ownPath(path: string): OwnedPath | undefined {
+  if (path === '' || path.startsWith('\0')) return undefined;
+  try {
+    const st = fs.lstatSync(path);
+    return { path, dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the path if it still names the same file: not one another server bound there since. */
+export function removeOwnedPath(p: OwnedPath | undefined): void {
+  if (!p) return;
+  try {
+    const st = fs.lstatSync(p.path);
+    if (st.dev === p.dev && st.ino === p.ino) fs.unlinkSync(p.path);
+  } catch {
+    // gone already
   }
 }
 
@@ -201,6 +261,9 @@ export function openListeners(specs: ListenSpec[], backlog: number, reusePort: b
         // open their own on the same address, as with the first master.
         const a = l.address;
         if (reusePort && a.family !== 'AF_UNIX') l.spec = { host: a.address, port: a.port };
+        // The old master bound the path; once it has gone, this one is the
+        // last to use it and removes it when it stops.
+        if (a.family === 'AF_UNIX') l.unlinkPath = ownPath(a.path);
         return l;
       });
   }
@@ -230,7 +293,11 @@ export function openListeners(specs: ListenSpec[], backlog: number, reusePort: b
       } else out.push(openSocket(spec, backlog, false));
     }
   } catch (err) {
-    for (const l of out) if (l.owned) closeQuietly(l.fd);
+    for (const l of out)
+      if (l.owned) {
+        closeQuietly(l.fd);
+        removeOwnedPath(l.unlinkPath);
+      }
     throw err;
   }
   return out;

@@ -22,8 +22,12 @@ import {
   closeQuietly,
   describeAddress,
   openListeners,
+  ownPath,
+  removeOwnedPath,
+  removeStaleSocket,
   resolveHosts,
   checkListenSpec,
+  type OwnedPath,
   type ListenSpec,
   type Listener,
 } from './listeners.ts';
@@ -147,7 +151,7 @@ export class PreforkServer {
   private tick?: NodeJS.Timeout;
   private wakeup?: NodeJS.Immediate;
   private status?: net.Server;
-  private statusPath?: string;
+  private statusPath?: OwnedPath;
   private reexecPid = 0;
   private reexecWanted = false;
   private announcedReady = false;
@@ -241,7 +245,18 @@ export class PreforkServer {
       `master started: listening on ${this.listeners.map((l) => `${describeAddress(l.address)} (fd ${l.fd})`).join(', ')}; ` +
         `${kind}, ${this.o.preload ? 'preloaded' : 'not preloaded'}, ${this.target} workers`,
     );
-    if (this.options.statusSocket) this.openStatusSocket(this.options.statusSocket);
+    if (this.options.statusSocket)
+      try {
+        this.openStatusSocket(this.options.statusSocket);
+      } catch (err) {
+        for (const l of this.listeners)
+          if (l.owned) {
+            closeQuietly(l.fd);
+            removeOwnedPath(l.unlinkPath);
+          }
+        this.listeners = [];
+        throw err;
+      }
     await rehearseWorker(this.o.reusePort ? undefined : this.listeners[0]?.fd, this.o.backlog);
     settleHeap();
     const done = new Promise<number>((resolve) => (this.resolve = resolve));
@@ -601,19 +616,27 @@ export class PreforkServer {
     return false;
   }
 
+  // A status socket file nobody listens on is removed first; a live one
+  // (another master's) or any other file makes bind(2) fail with
+  // EADDRINUSE. A master re-executed by USR2 takes its old master's over;
+  // that one then leaves the path alone (it names another socket now).
   private openStatusSocket(path: string): void {
-    try {
-      fs.unlinkSync(path);
-    } catch {
-      // none
-    }
+    removeStaleSocket(path, this.inheritedFromOldMaster > 0);
     const fd = socket('AF_UNIX', 'SOCK_STREAM', { cloexec: true });
-    bind(fd, { family: 'AF_UNIX', path });
-    listen(fd, 16);
-    this.statusPath = path;
-    this.status = net.createServer((c) =>
-      c.end(JSON.stringify({ master: getpid(), workers: this.workerTable() }) + '\n'),
-    );
+    try {
+      bind(fd, { family: 'AF_UNIX', path });
+      listen(fd, 16);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    this.statusPath = ownPath(path);
+    this.status = net.createServer((c) => {
+      // A client that hung up before the answer (EPIPE, ECONNRESET) is no
+      // error of the master's: without a listener, it would end the master.
+      c.on('error', () => c.destroy());
+      c.end(JSON.stringify({ master: getpid(), workers: this.workerTable() }) + '\n');
+    });
     this.status.listen({ fd });
     this.status.unref();
   }
@@ -622,9 +645,9 @@ export class PreforkServer {
     clearInterval(this.tick);
     if (this.wakeup) clearImmediate(this.wakeup);
     this.status?.close();
-    if (this.statusPath) fs.rmSync(this.statusPath, { force: true });
+    removeOwnedPath(this.statusPath);
     // A UNIX path is removed unless a new master (USR2) still uses it.
-    if (!this.reexecPid) for (const l of this.listeners) if (l.unlinkPath) fs.rmSync(l.unlinkPath, { force: true });
+    if (!this.reexecPid) for (const l of this.listeners) removeOwnedPath(l.unlinkPath);
     for (const sig of [
       'SIGCHLD',
       'SIGTERM',
