@@ -4,8 +4,11 @@
  * maxRequests recycling, workers that stop when the master is killed with
  * SIGKILL, and listening sockets handed over by systemd or as an fd.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { askLine } from './helpers.ts';
 import { BIN, app, isAlive, until, useMasters } from './prefork-helpers.ts';
 import { accept, attachDropFilter, bind, close, getsockname, listen, socket } from '../lib/index.ts';
@@ -31,6 +34,52 @@ test('a crash loop backs off exponentially, one start at a time, and gives up wi
   const delays = [...m.out.matchAll(/next start in ([\d.]+) s/g)].map((x) => Number(x[1]));
   expect(delays).toEqual([0.05, 0.1, 0.2, 0.4, 0.4, 0.4]);
   expect(m.workerPids().filter(isAlive)).toEqual([]);
+});
+
+test('a HUP whose new workers cannot start is abandoned: the old generation keeps serving; a later HUP with the app fixed reloads', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-reload-'));
+  const appFile = path.join(dir, 'app.js');
+  const version = (v: string): void =>
+    fs.writeFileSync(appFile, `module.exports = (req, res) => res.end('${v} ' + process.pid);\n`);
+  const get = (port: number): Promise<string> =>
+    new Promise((resolve, reject) =>
+      http
+        .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d)).on('end', () => resolve(b));
+        })
+        .on('error', reject),
+    );
+  try {
+    version('v1');
+    const m = start([
+      'serve',
+      appFile,
+      ...['--no-preload', '--listen', '127.0.0.1:0', '--workers', '2'],
+      ...['--backoff', '0.05', '--max-failed-starts', '3'],
+    ]);
+    const port = await m.port();
+    await m.waitFor(/ready: 2 workers/);
+    const old = m.workerPids();
+    fs.writeFileSync(appFile, "throw new Error('this version cannot start');\n");
+    m.signal('SIGHUP');
+    await m.waitFor(
+      /reload abandoned: 3 workers of generation 1 in a row died within 1 s of starting; generation 0 keeps serving/,
+    );
+    expect(m.out).toMatch(/this version cannot start/);
+    expect(m.out).not.toMatch(/giving up/);
+    expect(old.filter(isAlive)).toEqual(old);
+    for (let i = 0; i < 4; i++) expect(await get(port)).toMatch(new RegExp(`^v1 (${old.join('|')})$`));
+    version('v2');
+    m.signal('SIGHUP');
+    await m.waitFor(/reload: starting generation 2/);
+    await until(() => old.every((p) => !isAlive(p)), 20000, 'the old workers to be replaced');
+    expect(await get(port)).toMatch(/^v2 \d+$/);
+    m.signal('SIGQUIT');
+    expect((await m.exited).code).toBe(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a worker whose heartbeat stops is killed with SIGKILL and replaced', async () => {

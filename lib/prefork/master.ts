@@ -144,6 +144,8 @@ export class PreforkServer {
   private readonly workers = new Map<number, Worker>();
   private target: number;
   private generation = 0;
+  /** The newest generation a HUP started (the one serving, unless that reload was abandoned). */
+  private lastGeneration = 0;
   private failures = 0;
   private nextSpawnAt = 0;
   private stopping: 'quick' | 'graceful' | undefined;
@@ -330,7 +332,7 @@ export class PreforkServer {
   /** HUP: every worker is replaced by a new one, gracefully (a new generation). */
   reload(): void {
     if (this.stopping) return;
-    this.generation++;
+    this.generation = ++this.lastGeneration;
     if (this.target === 0) this.target = this.o.workers;
     this.log(`reload: starting generation ${this.generation}, ${this.target} workers`);
     this.wake();
@@ -577,6 +579,7 @@ export class PreforkServer {
       return;
     }
     this.failures++;
+    if (this.failures >= this.o.maxFailedStarts && this.abandonReload(w)) return;
     if (this.failures >= this.o.maxFailedStarts) {
       this.log(
         `giving up: ${this.failures} workers in a row died within ${this.o.minUptime} s of starting; ` +
@@ -589,6 +592,29 @@ export class PreforkServer {
     const delay = Math.min(this.o.backoffInitial * 2 ** (this.failures - 1), this.o.backoffMax);
     this.nextSpawnAt = Date.now() + delay * 1000;
     this.log(`worker ${w.id} died at start (${this.failures} in a row); next start in ${delay.toFixed(2)} s`);
+  }
+
+  /**
+   * A HUP whose new workers keep dying at start (an application that no
+   * longer loads, without preload) does not take the server down while
+   * workers of an older generation still serve: the reload is given up,
+   * and they stay. Returns whether it was.
+   */
+  private abandonReload(dead: Worker): boolean {
+    if (dead.generation !== this.generation) return false;
+    const serving = [...this.workers.values()].filter((w) => w.generation < this.generation && w.quitAt === undefined);
+    if (serving.length === 0) return false;
+    const failed = this.generation;
+    this.generation = Math.max(...serving.map((w) => w.generation));
+    this.log(
+      `reload abandoned: ${this.failures} workers of generation ${failed} in a row died within ` +
+        `${this.o.minUptime} s of starting; generation ${this.generation} keeps serving ` +
+        '(fix the application, its error is above, and send HUP again)',
+    );
+    this.failures = 0;
+    for (const w of this.workers.values())
+      if (w.generation === failed && w.quitAt === undefined) this.ask(w, 'SIGQUIT');
+    return true;
   }
 
   /** USR2: fork, then execve node with the same arguments and the listening fds named in the environment. */
