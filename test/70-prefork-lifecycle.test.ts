@@ -30,6 +30,19 @@ function get(port: number, urlPath = '/', host = '127.0.0.1'): Promise<string> {
 
 const workersOf = (m: Master): number[] => childrenOf(m.pid);
 
+/** Connects (to a UNIX path or host:port), sends `line` if given, and resolves with every byte of the reply, to EOF. */
+function ask(to: net.NetConnectOpts, line?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const c = net.connect(to, () => {
+      if (line !== undefined) c.write(`${line}\n`);
+    });
+    c.on('data', (d) => (text += d))
+      .on('end', () => resolve(text))
+      .on('error', reject);
+  });
+}
+
 test('http app: serves from the workers; hooks run where they belong; TTIN, TTOU, HUP, WINCH, USR1, status socket, QUIT', async () => {
   const statusPath = path.join(os.tmpdir(), `wtf-status-${process.pid}.sock`);
   const m = start(['serve', app('hang'), '--listen', '127.0.0.1:0', '--workers', '2', '--status-socket', statusPath]);
@@ -69,14 +82,7 @@ test('http app: serves from the workers; hooks run where they belong; TTIN, TTOU
   // The worker table, on USR1 and from the status socket.
   m.signal('SIGUSR1');
   await m.waitFor(/status: worker \d pid \d+ gen 1 ready requests \d+ started \S+ rss \d+ pss \d+ private \d+/, 2);
-  const table = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    net
-      .connect(statusPath)
-      .on('data', (d) => (text += d))
-      .on('end', () => resolve(text))
-      .on('error', reject);
-  });
+  const table = await ask({ path: statusPath });
   const status = JSON.parse(table) as { master: number; workers: { pid: number; requests: number; pss: number }[] };
   expect(status.master).toBe(m.pid);
   expect(status.workers.map((w) => w.pid).sort()).toEqual(workersOf(m).sort());
@@ -179,16 +185,8 @@ test('listeners: a UNIX path and IPv6 together, then SO_REUSEPORT with one socke
   const [line] = await m.waitFor(/listening on (\S+) \(fd \d+\), \[::1\]:(\d+) \(fd/);
   expect(line[1]).toBe(sock);
   await m.waitFor(/ready: 2 workers/);
-  const ask = (opts: net.NetConnectOpts): Promise<string> =>
-    new Promise((resolve, reject) => {
-      let text = '';
-      const c = net.connect(opts, () => c.write('six\n'));
-      c.on('data', (d) => (text += d))
-        .on('end', () => resolve(text))
-        .on('error', reject);
-    });
-  expect(await ask({ path: sock })).toBe('SERVED BY Node: six\n');
-  expect(await ask({ host: '::1', port: Number(line[2]) })).toBe('SERVED BY Node: six\n');
+  expect(await ask({ path: sock }, 'six')).toBe('SERVED BY Node: six\n');
+  expect(await ask({ host: '::1', port: Number(line[2]) }, 'six')).toBe('SERVED BY Node: six\n');
   m.signal('SIGQUIT');
   expect((await m.exited).code).toBe(0);
   expect(fs.existsSync(sock)).toBe(false); // the master removed its socket file
@@ -215,23 +213,9 @@ test('UNIX paths: a stale socket file is replaced; a live server, or a file that
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-paths-'));
   const listenPath = path.join(dir, 'l.sock');
   const statusPath = path.join(dir, 's.sock');
-  const askStatus = (p: string): Promise<{ master: number }> =>
-    new Promise((resolve, reject) => {
-      let text = '';
-      net
-        .connect(p)
-        .on('data', (d) => (text += d))
-        .on('end', () => resolve(JSON.parse(text) as { master: number }))
-        .on('error', reject);
-    });
-  const askPath = (p: string, line: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      let text = '';
-      const c = net.connect(p, () => c.write(`${line}\n`));
-      c.on('data', (d) => (text += d))
-        .on('end', () => resolve(text))
-        .on('error', reject);
-    });
+  const askStatus = async (p: string): Promise<{ master: number }> =>
+    JSON.parse(await ask({ path: p })) as { master: number };
+  const askPath = (p: string, line: string): Promise<string> => ask({ path: p }, line);
   let newMaster = 0;
   try {
     // A socket file whose server died (bound, never unlinked): removed, then bound again.
@@ -285,6 +269,32 @@ test('UNIX paths: a stale socket file is replaced; a live server, or a file that
     expect(await askPath(listenPath, 'three')).toBe('SERVED BY Node: three\n');
     process.kill(Number(newPid), 'SIGQUIT');
     await until(() => !isAlive(Number(newPid)), 20000, 'the new master to stop');
+    expect(fs.existsSync(listenPath)).toBe(false);
+    expect(fs.existsSync(statusPath)).toBe(false);
+  } finally {
+    if (newMaster && isAlive(newMaster)) process.kill(newMaster, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a rolled-back USR2 (the new master stopped first) leaves the old master its UNIX path and status socket', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-rollback-'));
+  const listenPath = path.join(dir, 'l.sock');
+  const statusPath = path.join(dir, 's.sock');
+  let newMaster = 0;
+  try {
+    const a = start(['serve', app('echo'), '--listen', listenPath, '--status-socket', statusPath, '--workers', '1']);
+    await a.waitFor(/ready: 1 workers/);
+    a.signal('SIGUSR2');
+    const [[, newPid]] = await a.waitFor(/re-exec: new master (\d+) started/);
+    newMaster = Number(newPid);
+    await a.waitFor(new RegExp(`\\[prefork ${newPid}\\] ready: 1 workers accepting`));
+    process.kill(newMaster, 'SIGQUIT');
+    await a.waitFor(new RegExp(`new master ${newPid} exited \\(exit status 0\\)`));
+    expect(await ask({ path: listenPath }, 'back')).toBe('SERVED BY Node: back\n');
+    expect((JSON.parse(await ask({ path: statusPath })) as { master: number }).master).toBe(a.pid);
+    a.signal('SIGQUIT');
+    expect((await a.exited).code).toBe(0);
     expect(fs.existsSync(listenPath)).toBe(false);
     expect(fs.existsSync(statusPath)).toBe(false);
   } finally {

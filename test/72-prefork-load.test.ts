@@ -38,6 +38,19 @@ async function echoUnderLoad(env?: NodeJS.ProcessEnv): Promise<[Master, Load]> {
 
 const clean = { refused: 0, lost: 0, bad: 0, other: 0 };
 
+/**
+ * QUIT, then: `ended` (a connection the stop must close) within 4.5 s, and
+ * the master's exit 0 without a worker cut off at gracefulTimeout.
+ */
+async function quitEnds(m: Master, ended: Promise<void>): Promise<void> {
+  const quitAt = Date.now();
+  m.signal('SIGQUIT');
+  await ended;
+  expect(Date.now() - quitAt).toBeLessThan(4500);
+  expect((await m.exited).code).toBe(0);
+  expect(m.out).not.toMatch(/did not stop in time/);
+}
+
 test('TTIN, TTOU and HUP under load lose nothing', async () => {
   const [m, l] = await echoUnderLoad();
   await l.more(300);
@@ -146,11 +159,40 @@ test('QUIT ends an idle keep-alive connection within about a second, and the mas
   // Left alone, node:http would end it after its keepAliveTimeout (5 s); the
   // graceful stop ends it once it read nothing for 0.5 s. The bound is that
   // timeout, not a speed.
+  await quitEnds(m, ended);
+  sock.destroy();
+});
+
+test('QUIT ends a connection that never sent a request (a preconnect) within about a second', async () => {
+  const m = start(['serve', app('hang'), '--listen', '127.0.0.1:0', '--workers', '1', '--graceful-timeout', '120']);
+  const port = await m.port();
+  await m.waitFor(/ready: 1 workers/);
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => sock.on('connect', () => resolve()));
+  const ended = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+  sock.on('error', () => undefined);
+  // Let the worker take it before the stop.
+  await new Promise((r) => setTimeout(r, 200));
+  await quitEnds(m, ended);
+});
+
+test('a worker told to stop while its afterFork hook runs serves nothing and exits without waiting for gracefulTimeout', async () => {
+  const m = start([
+    'serve',
+    app('slow-start'),
+    '--listen',
+    '127.0.0.1:0',
+    '--workers',
+    '1',
+    '--graceful-timeout',
+    '120',
+  ]);
+  await m.waitFor(/spawned/);
+  await m.waitFor(/slow-start: loading/);
   const quitAt = Date.now();
   m.signal('SIGQUIT');
-  await ended;
-  expect(Date.now() - quitAt).toBeLessThan(4500);
   expect((await m.exited).code).toBe(0);
+  expect(Date.now() - quitAt).toBeLessThan(20000);
+  expect(m.out).toMatch(/slow-start: loaded/);
   expect(m.out).not.toMatch(/did not stop in time/);
-  sock.destroy();
 });

@@ -196,6 +196,23 @@ test('the bin: what the user can fix is said in one line, without a stack', asyn
   expect(unresolved.status).toBe(1);
   expect(unresolved.stderr).toMatch(/^what-the-fork: ListenError: listen no-such-host.invalid:0: cannot resolve/);
   expect(unresolved.stderr).not.toMatch(/\n +at /);
+  expect(run('--status-socket', '', '--listen', '127.0.0.1:0').status).toBe(2);
+  // An error the app's own import threw keeps its stack, even one with a
+  // system call's code: it points into the app.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wtf-appfail-'));
+  try {
+    const appFile = path.join(dir, 'needs-config.js');
+    fs.writeFileSync(appFile, "require('fs').readFileSync('/nonexistent/config.json');\nmodule.exports = () => {};\n");
+    const failing = spawnSync(process.execPath, [BIN, 'serve', appFile, '--listen', '127.0.0.1:0'], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    expect(failing.status).toBe(1);
+    expect(failing.stderr).toMatch(/ENOENT: no such file or directory, open '\/nonexistent\/config.json'/);
+    expect(failing.stderr).toContain(`at Object.<anonymous> (${appFile}:1:`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   // A port another socket holds: bind's error, with its errno name and the address.
   const holder = http.createServer();
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));

@@ -48,13 +48,26 @@ const importModule = new Function('specifier', 'return import(specifier)') as (
   s: string,
 ) => Promise<Record<string, unknown>>;
 
+/** Marks an error the application's import threw (for the command, which prints its stack). */
+export const THROWN_BY_APP = Symbol('what-the-fork: thrown by the app');
+
 /**
  * Imports an application module: its default export (or `module.exports`),
  * or a named `worker` function; the hooks by name.
- * @throws TypeError when the module exports neither a function nor `worker`
+ * @throws TypeError when the module exports neither a function nor `worker`;
+ *   whatever the import threw, marked with {@link THROWN_BY_APP}
  */
+
 export async function loadApp(file: string): Promise<AppModule> {
-  const mod = await importModule(pathToFileURL(path.resolve(file)).href);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await importModule(pathToFileURL(path.resolve(file)).href);
+  } catch (err) {
+    // What the application's own code threw (or a module it could not
+    // find): the command prints its stack, which points into the app.
+    if (err instanceof Error) Object.defineProperty(err, THROWN_BY_APP, { value: true });
+    throw err;
+  }
   const def = mod.default as Record<string, unknown> | ((...a: unknown[]) => unknown) | undefined;
   // A CommonJS module compiled from `export default` arrives as { default: fn, ... }.
   const pick = (name: string): unknown => mod[name] ?? (def && typeof def === 'object' ? def[name] : undefined);

@@ -6,6 +6,8 @@
  */
 import { ListenError, parseListen, parsePort, type ListenSpec } from './listeners.ts';
 import { NotSingleThreadedError } from '../process/fork.ts';
+import { PosixError } from '../errors.ts';
+import { THROWN_BY_APP } from './app.ts';
 import { PreforkServer, type PreforkOptions } from './master.ts';
 import { ArgValueError } from '../validate.ts';
 
@@ -133,8 +135,10 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
     } else if (flag === '--reuse-port') o.reusePort = true;
     else if (flag === '--no-preload') o.preload = false;
     else if (flag === '--preload') o.preload = true;
-    else if (flag === '--status-socket') o.statusSocket = value();
-    else if (flag === '--max-semi-space-size') {
+    else if (flag === '--status-socket') {
+      o.statusSocket = value();
+      if (o.statusSocket === '') throw new ArgValueError(`${flag} needs a path`);
+    } else if (flag === '--max-semi-space-size') {
       // For node, which bin/what-the-fork.js starts with it.
       const v = value();
       if (semiSpaceValue(v) === undefined)
@@ -162,15 +166,14 @@ export function parseArgs(argv: string[]): PreforkOptions | 'help' {
  */
 function startError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const e = err as Error & { code?: unknown; syscall?: unknown };
-  const plain =
-    typeof e.syscall === 'string' ||
-    e.code === 'ERR_MODULE_NOT_FOUND' ||
-    e.code === 'MODULE_NOT_FOUND' ||
-    (typeof e.code === 'string' && e.code.startsWith('ERR_INVALID_ARG')) ||
-    e.code === 'ERR_OUT_OF_RANGE' ||
-    err instanceof ListenError ||
-    err instanceof NotSingleThreadedError;
+  const e = err as Error & { code?: unknown; [THROWN_BY_APP]?: boolean };
+  const notFound = e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND';
+  const plain = e[THROWN_BY_APP]
+    ? notFound
+    : err instanceof PosixError ||
+      err instanceof ListenError ||
+      err instanceof NotSingleThreadedError ||
+      (typeof e.code === 'string' && /^ERR_(INVALID_ARG|OUT_OF_RANGE)/.test(e.code));
   return plain ? `${e.name}: ${e.message}` : (e.stack ?? e.message);
 }
 

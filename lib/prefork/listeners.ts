@@ -181,7 +181,7 @@ export function removeStaleSocket(path: string, replace = false): void {
 function listensAt(path: string): boolean {
   const probe = socket('AF_UNIX', 'SOCK_STREAM', { nonblock: true, cloexec: true });
   try {
-    connect(probe, { family: 'AF_UNIX', path });
+    connect(probe, { family: 'AF_UNIX', path }, { onInterrupt: 'retry' });
     return true;
   } catch (err) {
     // Refused: nobody listens. EAGAIN (its queue is full) or EACCES: somebody's.

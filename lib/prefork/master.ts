@@ -34,7 +34,7 @@ import {
 import { Slot } from './scoreboard.ts';
 import { rehearseWorker, settleHeap } from './rehearsal.ts';
 import { runWorker, type WorkerContext } from './worker.ts';
-import { ArgTypeError, ArgValueError } from '../validate.ts';
+import { ArgTypeError, ArgValueError, describe } from '../validate.ts';
 
 /** The environment variable a re-executed master finds its predecessor's pid in. */
 export const OLD_MASTER_ENV = 'WHAT_THE_FORK_OLD_MASTER';
@@ -191,6 +191,10 @@ export class PreforkServer {
     if (!Number.isInteger(this.o.workers)) throw new ArgValueError('The "workers" option must be an integer');
     if (typeof options.app !== 'string' && typeof options.app !== 'function')
       throw new ArgTypeError('The "app" option must be a function or the path of a module');
+    if (options.statusSocket !== undefined && (typeof options.statusSocket !== 'string' || options.statusSocket === ''))
+      throw new ArgTypeError(
+        `The "statusSocket" option must be a non-empty path, received ${describe(options.statusSocket)}`,
+      );
     if (!this.o.preload && typeof options.app !== 'string')
       throw new ArgTypeError('preload: false needs the app as a module path, for each worker to import');
     const listen = options.listen ?? (process.env.LISTEN_FDS ? { systemd: true as const } : { port: 8080 });
@@ -247,20 +251,22 @@ export class PreforkServer {
       `master started: listening on ${this.listeners.map((l) => `${describeAddress(l.address)} (fd ${l.fd})`).join(', ')}; ` +
         `${kind}, ${this.o.preload ? 'preloaded' : 'not preloaded'}, ${this.target} workers`,
     );
-    if (this.options.statusSocket)
-      try {
-        this.openStatusSocket(this.options.statusSocket);
-      } catch (err) {
-        for (const l of this.listeners)
-          if (l.owned) {
-            closeQuietly(l.fd);
-            removeOwnedPath(l.unlinkPath);
-          }
-        this.listeners = [];
-        throw err;
-      }
-    await rehearseWorker(this.o.reusePort ? undefined : this.listeners[0]?.fd, this.o.backlog);
-    settleHeap();
+    try {
+      if (this.options.statusSocket) this.openStatusSocket(this.options.statusSocket);
+      await rehearseWorker(this.o.reusePort ? undefined : this.listeners[0]?.fd, this.o.backlog);
+      settleHeap();
+    } catch (err) {
+      // A start that failed leaves no socket open and no path behind.
+      this.status?.close();
+      removeOwnedPath(this.statusPath);
+      for (const l of this.listeners)
+        if (l.owned) {
+          closeQuietly(l.fd);
+          removeOwnedPath(l.unlinkPath);
+        }
+      this.listeners = [];
+      throw err;
+    }
     const done = new Promise<number>((resolve) => (this.resolve = resolve));
     signal('SIGCHLD', () => this.reap());
     signal('SIGTERM', () => this.stop('quick'));
@@ -320,12 +326,17 @@ export class PreforkServer {
     if (this.reexecPid || this.o.reusePort) return false;
     const inherited = this.listeners.some((l) => !l.owned);
     if (!inherited) return true;
+    return this.inheritedFromOldMaster > 0 && !this.oldMasterRuns();
+  }
+
+  /** Whether the master this one was re-executed from (USR2) still runs. */
+  private oldMasterRuns(): boolean {
     if (!this.inheritedFromOldMaster) return false;
     try {
       kill(this.inheritedFromOldMaster, 0);
-      return false; // the old master still runs
-    } catch {
       return true;
+    } catch {
+      return false;
     }
   }
 
@@ -544,6 +555,15 @@ export class PreforkServer {
     if (s.pid === this.reexecPid) {
       this.log(`new master ${s.pid} exited (${describeStatus(s)})`);
       this.reexecPid = 0;
+      // It had taken the status socket's path over, and removed it at its stop.
+      if (this.options.statusSocket && !this.stopping) {
+        this.status?.close();
+        try {
+          this.openStatusSocket(this.options.statusSocket);
+        } catch (err) {
+          this.log(`status socket ${this.options.statusSocket} not opened again: ${(err as Error).message}`);
+        }
+      }
       return;
     }
     const w = this.workers.get(s.pid);
@@ -663,6 +683,8 @@ export class PreforkServer {
       c.on('error', () => c.destroy());
       c.end(JSON.stringify({ master: getpid(), workers: this.workerTable() }) + '\n');
     });
+    // accept(2) failing (EMFILE) is the status socket's trouble, not a reason to end the master.
+    this.status.on('error', (err) => this.log(`status socket: ${err.message}`));
     this.status.listen({ fd });
     this.status.unref();
   }
@@ -672,8 +694,9 @@ export class PreforkServer {
     if (this.wakeup) clearImmediate(this.wakeup);
     this.status?.close();
     removeOwnedPath(this.statusPath);
-    // A UNIX path is removed unless a new master (USR2) still uses it.
-    if (!this.reexecPid) for (const l of this.listeners) removeOwnedPath(l.unlinkPath);
+    // A UNIX path is removed unless another master still uses it: a new one
+    // (USR2), or the old one this master was re-executed from.
+    if (!this.reexecPid && !this.oldMasterRuns()) for (const l of this.listeners) removeOwnedPath(l.unlinkPath);
     for (const sig of [
       'SIGCHLD',
       'SIGTERM',

@@ -122,9 +122,11 @@ export function runWorker(s: WorkerSetup): void {
       }
       close(spare);
     }
-    // node:http sets socket._httpMessage to the response in progress: its
-    // connection closes after it. Every later request is answered with
-    // `Connection: close` (noted), and node:http closes after the response.
+    // node:http sets socket._httpMessage to the response in progress: unless
+    // its headers went out already, it says `Connection: close`, and
+    // node:http closes the connection after it. Every later request is
+    // answered so too (noted); a connection left between requests is
+    // endIdle's.
     const open = keepAlive.get(server);
     if (!open) return;
     for (const sock of open) {
@@ -136,13 +138,18 @@ export function runWorker(s: WorkerSetup): void {
 
   // A connection between requests is not ended at once: its client may
   // have sent the next request already (a keep-alive client sends it as
-  // soon as a response ends), and closing would lose it. One that has
-  // served a request and read nothing for a whole IDLE_MS is ended, as
-  // node:http's keepAliveTimeout would end it; a client that sends on,
-  // gets its answer with `Connection: close`.
+  // soon as a response ends), and closing would lose it. One that has read
+  // nothing for a whole IDLE_MS, between requests or before its first
+  // (a browser's preconnect), is ended, as node:http's keepAliveTimeout
+  // would end it; a client that sends first gets its answer with
+  // `Connection: close`. One that is part-way through a request (read
+  // something, no response yet) is left to finish or to gracefulTimeout.
+  // The window keepAliveTimeout has remains: a request that reaches the
+  // kernel just as the check ends its connection is lost.
   function endIdle(open: Set<KeepAlive>, readAt: WeakMap<KeepAlive, number>): void {
     for (const sock of open) {
-      if (sock._httpMessage || !served.has(sock)) readAt.delete(sock);
+      const between = !sock._httpMessage && (served.has(sock) || sock.bytesRead === 0);
+      if (!between) readAt.delete(sock);
       else if (readAt.get(sock) === sock.bytesRead) sock.end();
       else readAt.set(sock, sock.bytesRead);
     }
@@ -198,6 +205,8 @@ export function runWorker(s: WorkerSetup): void {
         return [handle, dup(fd)];
       });
       listening.set(server, handles);
+      // Served after the stop began (SIGQUIT while the app loaded): drained and closed at once.
+      if (stopping) drainAndClose(server);
     },
     requestDone: counted,
     heartbeat: beat,
