@@ -302,3 +302,12 @@ test('a rolled-back USR2 (the new master stopped first) leaves the old master it
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a worker's connections are made as node:http makes them: TCP_NODELAY, half-open", async () => {
+  const m = start(['serve', app('conn-options'), '--listen', '127.0.0.1:0', '--workers', '1']);
+  const port = await m.port();
+  await m.waitFor(/ready: 1 workers/);
+  expect(JSON.parse(await get(port))).toEqual({ nodelay: true, allowHalfOpen: true });
+  m.signal('SIGQUIT');
+  expect((await m.exited).code).toBe(0);
+});

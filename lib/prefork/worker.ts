@@ -118,7 +118,15 @@ export function runWorker(s: WorkerSetup): void {
           if (err instanceof BlockingIOError || err instanceof TimeoutError) break;
           throw err;
         }
-        server.emit('connection', new net.Socket({ fd: c, readable: true, writable: true }));
+        const sock = new net.Socket({
+          fd: c,
+          readable: true,
+          writable: true,
+          allowHalfOpen: options(server).allowHalfOpen,
+        });
+        if (options(server).noDelay) sock.setNoDelay(true);
+        if (options(server).keepAlive) sock.setKeepAlive(true, (options(server).keepAliveInitialDelay ?? 0) * 1000);
+        server.emit('connection', sock);
       }
       close(spare);
     }
@@ -200,6 +208,10 @@ export function runWorker(s: WorkerSetup): void {
       // One net.Server listens on each fd and hands its connections over.
       const handles: [net.Server, number][] = fds.map((fd) => {
         const handle = net.createServer((c) => server.emit('connection', c));
+        // Its connections are made as the app's server would make them:
+        // node:http's TCP_NODELAY (a response written in two parts is not
+        // held back by Nagle's algorithm), half-open, keep-alive probes.
+        copyConnectionOptions(server, handle);
         // The configured backlog: node:net would otherwise listen(2) again with its own.
         handle.listen({ fd, backlog: s.backlog });
         return [handle, dup(fd)];
@@ -247,6 +259,38 @@ export function runWorker(s: WorkerSetup): void {
     s.log(`worker ${s.id} (pid ${process.pid}) failed to start: ${(err as Error)?.stack ?? String(err)}`);
     process.exit(1);
   });
+}
+
+/**
+ * What node:net's Server keeps of its options and reads for each connection
+ * it accepts (lib/net.js: allowHalfOpen, pauseOnConnect, noDelay, keepAlive,
+ * keepAliveInitialDelay in seconds, highWaterMark). node:http sets noDelay
+ * and allowHalfOpen on its servers.
+ */
+interface ConnectionOptions {
+  allowHalfOpen?: boolean;
+  pauseOnConnect?: boolean;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  highWaterMark?: number;
+}
+const CONNECTION_OPTIONS = [
+  'allowHalfOpen',
+  'pauseOnConnect',
+  'noDelay',
+  'keepAlive',
+  'keepAliveInitialDelay',
+  'highWaterMark',
+] as const;
+
+const options = (server: net.Server): ConnectionOptions => server as unknown as ConnectionOptions;
+
+/** Makes `handle` accept connections as `server` would (the options it was made with). */
+function copyConnectionOptions(server: net.Server, handle: net.Server): void {
+  const from = options(server) as Record<string, unknown>;
+  const to = options(handle) as Record<string, unknown>;
+  for (const k of CONNECTION_OPTIONS) if (from[k] !== undefined) to[k] = from[k];
 }
 
 /** A connection of an http server, with node:http's own note of the response in progress. */
