@@ -156,7 +156,9 @@ export function runWorker(s: WorkerSetup): void {
   // kernel just as the check ends its connection is lost.
   function endIdle(open: Set<KeepAlive>, readAt: WeakMap<KeepAlive, number>): void {
     for (const sock of open) {
-      const between = !sock._httpMessage && (served.has(sock) || sock.bytesRead === 0);
+      // Between requests: it has answered one (written something) and has
+      // no response in progress, or it has read nothing yet.
+      const between = !sock._httpMessage && (sock.bytesWritten > 0 || sock.bytesRead === 0);
       if (!between) readAt.delete(sock);
       else if (readAt.get(sock) === sock.bytesRead) sock.end();
       else readAt.set(sock, sock.bytesRead);
@@ -164,18 +166,13 @@ export function runWorker(s: WorkerSetup): void {
     if (open.size > 0) setTimeout(() => endIdle(open, readAt), IDLE_MS).unref();
   }
 
-  // The connections that have served a request (a WeakSet, not a property:
-  // a property added to node:net's sockets would give node:http's hot code
-  // sockets of two shapes).
-  const served = new WeakSet<net.Socket>();
   // The servers this worker made itself, around an http request listener:
   // the listener notes each request, with no second 'request' listener.
   const ownServers = new WeakSet<http.Server>();
   // Each request: a stopping worker asks keep-alive clients to go
-  // elsewhere; the connection has served; the count.
+  // elsewhere; the count.
   const noted = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (stopping) res.shouldKeepAlive = false;
-    served.add(req.socket);
     counted();
   };
 
