@@ -260,7 +260,7 @@ export function runWorker(s: WorkerSetup): void {
 
 /**
  * What node:net's Server keeps of its options and reads for each connection
- * it accepts (lib/net.js: allowHalfOpen, pauseOnConnect, noDelay, keepAlive,
+ * it accepts (Node's net module: allowHalfOpen, pauseOnConnect, noDelay, keepAlive,
  * keepAliveInitialDelay in seconds, highWaterMark). node:http sets noDelay
  * and allowHalfOpen on its servers.
  */
