@@ -55,7 +55,7 @@ export const THROWN_BY_APP = Symbol('what-the-fork: thrown by the app');
  * Imports an application module: its default export (or `module.exports`),
  * or a named `worker` function; the hooks by name.
  * @throws TypeError when the module exports neither a function nor `worker`;
- *   whatever the import threw, marked with {@link THROWN_BY_APP}
+ *   whatever the import threw, marked with the THROWN_BY_APP symbol
  */
 
 export async function loadApp(file: string): Promise<AppModule> {
