@@ -311,3 +311,23 @@ test("a worker's connections are made as node:http makes them: TCP_NODELAY, half
   m.signal('SIGQUIT');
   expect((await m.exited).code).toBe(0);
 });
+
+test("node:http's headersTimeout holds in a worker: a client that stalls mid-headers gets 408 and is closed", async () => {
+  const m = start(['serve', app('timeouts'), '--listen', '127.0.0.1:0', '--workers', '1']);
+  const port = await m.port();
+  await m.waitFor(/ready: 1 workers/);
+  expect(await get(port)).toMatch(/^ok \d+/);
+  const started = Date.now();
+  const reply = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const c = net.connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+    c.setTimeout(10000, () => c.destroy(new Error('still open after 10 s')));
+    c.on('data', (d) => (text += d))
+      .on('close', () => resolve(text))
+      .on('error', reject);
+  });
+  expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+  expect(Date.now() - started).toBeLessThan(5000);
+  m.signal('SIGQUIT');
+  expect((await m.exited).code).toBe(0);
+});

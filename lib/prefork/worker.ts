@@ -214,6 +214,12 @@ export function runWorker(s: WorkerSetup): void {
         return [handle, dup(fd)];
       });
       listening.set(server, handles);
+      // node:http starts tracking connections, and the check that ends a
+      // request whose headers or body come too slowly (headersTimeout,
+      // requestTimeout: a slow client holding a worker), on its server's
+      // 'listening' event, which a server that never calls listen() would
+      // not see. Its address() stays null: the sockets are the worker's.
+      if (server instanceof http.Server) server.emit('listening');
       // Served after the stop began (SIGQUIT while the app loaded): drained and closed at once.
       if (stopping) drainAndClose(server);
     },
